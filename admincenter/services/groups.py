@@ -1,0 +1,417 @@
+"""Groups as admins manage them: custom groups, members of admin-owned groups, and
+grants (domain.md §2.6, §2.7, §2.10, §3.4, §3.5).
+
+The name-collision check here is shared with SCIM group writes, which live in
+``admincenter.services.scim``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from admincenter.errors import Conflict, Forbidden, InvalidValue, NotFound
+from admincenter.models import (
+    Group,
+    GroupGrant,
+    GroupKind,
+    GroupMembership,
+    MembershipOwner,
+    OrgMembership,
+    Organization,
+    ProductInstance,
+    Role,
+    SystemGroupKey,
+    User,
+)
+from admincenter.services.audit import Actor, audit_record
+from admincenter.services.organizations import ADMIN_CENTER_PRODUCT
+
+RESERVED_GROUP_NAMES = ("Everyone", "Admin Center Administrators", "Administrators")
+SCIM_GROUP_NAME_PREFIX = "Opti_SCIM_"
+
+
+def normalize_group_name(name: str) -> str:
+    return " ".join((name or "").split())
+
+
+def ensure_group_name_free(
+    *,
+    organization: Organization,
+    name: str,
+    exclude: Group | None = None,
+    for_scim: bool = False,
+) -> None:
+    """Names are unique per organization across all kinds, trimmed and compared
+    case-insensitively; reserved names are never available (§3.5)."""
+    lowered = name.lower()
+    rename_hint = (
+        f"Rename the group on the IdP side (for example {SCIM_GROUP_NAME_PREFIX}{name})"
+    )
+    if lowered in {n.lower() for n in RESERVED_GROUP_NAMES}:
+        if for_scim:
+            raise Conflict(
+                f"'{name}' is a reserved group name in the Admin Center. {rename_hint}.",
+                field="name",
+            )
+        raise Conflict(
+            f"'{name}' is a reserved group name. Choose another name.", field="name"
+        )
+    clash = Group.objects.filter(organization=organization, name__iexact=name)
+    if exclude is not None:
+        clash = clash.exclude(pk=exclude.pk)
+    clash = clash.only("kind", "name").first()
+    if clash is None:
+        return
+    if not for_scim:
+        raise Conflict(
+            f"A {clash.get_kind_display().lower()} group named '{clash.name}' already exists.",
+            field="name",
+        )
+    if clash.kind == GroupKind.CUSTOM:
+        raise Conflict(
+            f"A custom group named '{clash.name}' already exists in this organization. {rename_hint} "
+            "or delete the custom group in the Admin Center first.",
+            field="name",
+        )
+    if clash.kind == GroupKind.SCIM:
+        raise Conflict(
+            f"A SCIM group named '{clash.name}' already exists in this organization.",
+            field="name",
+        )
+    raise Conflict(
+        f"'{clash.name}' is the name of a {clash.get_kind_display().lower()} group in the Admin Center. {rename_hint}.",
+        field="name",
+    )
+
+
+def _validate_custom_name(
+    organization: Organization, name: str, exclude: Group | None = None
+) -> str:
+    name = normalize_group_name(name)
+    if not name:
+        raise InvalidValue("The group needs a name.", field="name")
+    if len(name) > 255:
+        raise InvalidValue("Group names can be at most 255 characters.", field="name")
+    if name.lower().startswith(SCIM_GROUP_NAME_PREFIX.lower()):
+        raise InvalidValue(
+            f"Names starting with {SCIM_GROUP_NAME_PREFIX} are kept for groups pushed by your identity provider.",
+            field="name",
+        )
+    ensure_group_name_free(organization=organization, name=name, exclude=exclude)
+    return name
+
+
+def save_group_name(group: Group) -> None:
+    """Save a new or renamed group; a concurrent same-name insert surfaces as Conflict."""
+    try:
+        with transaction.atomic():
+            group.save()
+    except IntegrityError:
+        raise Conflict(
+            f"A group named '{group.name}' already exists.", field="name"
+        ) from None
+
+
+def group_get(
+    *, organization: Organization, group_id, for_update: bool = False
+) -> Group:
+    groups = Group.objects.filter(organization=organization)
+    if for_update:
+        groups = groups.select_for_update()
+    try:
+        return groups.get(pk=group_id)
+    except (Group.DoesNotExist, ValidationError, ValueError):
+        raise NotFound("No such group in this organization.") from None
+
+
+@transaction.atomic
+def group_create(*, organization: Organization, name: str, actor: Actor) -> Group:
+    name = _validate_custom_name(organization, name)
+    group = Group(organization=organization, name=name, kind=GroupKind.CUSTOM)
+    save_group_name(group)
+    audit_record(
+        organization=organization,
+        actor=actor,
+        action="group.create",
+        target_type="group",
+        target_id=group.pk,
+        target_label=name,
+        after={"name": name, "kind": GroupKind.CUSTOM},
+    )
+    return group
+
+
+def _ensure_custom(group: Group, action: str) -> None:
+    if group.kind == GroupKind.SCIM:
+        raise Forbidden(
+            f"'{group.name}' is managed by your identity provider, so you cannot {action} here. "
+            "Change or remove the group push in the identity provider."
+        )
+    if group.kind != GroupKind.CUSTOM:
+        raise Forbidden(
+            f"'{group.name}' is a {group.get_kind_display().lower()} group and cannot be {action}d."
+        )
+
+
+@transaction.atomic
+def group_rename(
+    *, organization: Organization, group: Group, name: str, actor: Actor
+) -> Group:
+    group = group_get(organization=organization, group_id=group.pk, for_update=True)
+    _ensure_custom(group, "rename")
+    new_name = _validate_custom_name(organization, name, exclude=group)
+    if new_name == group.name:
+        return group
+    old_name = group.name
+    group.name = new_name
+    group.updated_at = timezone.now()
+    save_group_name(group)
+    audit_record(
+        organization=organization,
+        actor=actor,
+        action="group.rename",
+        target_type="group",
+        target_id=group.pk,
+        target_label=new_name,
+        before={"name": old_name},
+        after={"name": new_name},
+    )
+    return group
+
+
+@transaction.atomic
+def group_delete(*, organization: Organization, group: Group, actor: Actor) -> None:
+    group = group_get(organization=organization, group_id=group.pk, for_update=True)
+    _ensure_custom(group, "delete")
+    pk, name = group.pk, group.name
+    members = group.memberships.count()
+    group.delete()
+    audit_record(
+        organization=organization,
+        actor=actor,
+        action="group.delete",
+        target_type="group",
+        target_id=pk,
+        target_label=name,
+        before={"name": name, "members": members},
+    )
+
+
+def _ensure_admin_member_editable(group: Group) -> None:
+    """Admins edit members of custom, product and *Admin Center Administrators* groups."""
+    if group.system_key == SystemGroupKey.EVERYONE:
+        raise Forbidden(
+            "Everyone contains every user of the organization automatically and cannot be edited."
+        )
+    if group.kind == GroupKind.SCIM:
+        raise Forbidden(
+            f"The members of '{group.name}' are managed by your identity provider. "
+            "Change the group's members in the identity provider."
+        )
+
+
+def organization_users(*, organization: Organization, user_ids: Iterable) -> list[User]:
+    """Home users and collaborators of the organization among ``user_ids``; unknown ids fail."""
+    ids = {str(u) for u in user_ids}
+    if not ids:
+        return []
+    try:
+        users = list(
+            User.objects.filter(pk__in=ids).filter(
+                Q(home_organization=organization)
+                | Q(
+                    pk__in=OrgMembership.objects.filter(
+                        organization=organization
+                    ).values("user_id")
+                )
+            )
+        )
+    except ValidationError:  # malformed UUIDs
+        raise InvalidValue("Some user ids are not valid.", field="members") from None
+    if len(users) != len(ids):
+        raise InvalidValue(
+            "Some users are not members of this organization.", field="members"
+        )
+    return users
+
+
+@transaction.atomic
+def group_members_add(
+    *, organization: Organization, group: Group, user_ids: Iterable, actor: Actor
+) -> int:
+    group = group_get(organization=organization, group_id=group.pk, for_update=True)
+    _ensure_admin_member_editable(group)
+    users = organization_users(organization=organization, user_ids=user_ids)
+    existing = set(
+        group.memberships.filter(user__in=users).values_list("user_id", flat=True)
+    )
+    new_users = [u for u in users if u.pk not in existing]
+    if not new_users:
+        return 0
+    GroupMembership.objects.bulk_create(
+        [
+            GroupMembership(
+                group=group,
+                user=u,
+                managed_by=MembershipOwner.ADMIN,
+                added_by=actor.display,
+            )
+            for u in new_users
+        ],
+        ignore_conflicts=True,
+    )
+    Group.objects.filter(pk=group.pk).update(updated_at=timezone.now())
+    audit_record(
+        organization=organization,
+        actor=actor,
+        action="group.member.add",
+        target_type="group",
+        target_id=group.pk,
+        target_label=group.name,
+        after={"members": sorted(u.email for u in new_users)},
+    )
+    return len(new_users)
+
+
+@transaction.atomic
+def group_members_remove(
+    *, organization: Organization, group: Group, user_ids: Iterable, actor: Actor
+) -> int:
+    group = group_get(organization=organization, group_id=group.pk, for_update=True)
+    _ensure_admin_member_editable(group)
+    ids = [str(u) for u in user_ids]
+    rows = group.memberships.filter(user_id__in=ids).select_related("user")
+    emails = sorted(m.user.email for m in rows)
+    if not emails:
+        return 0
+    if group.system_key == SystemGroupKey.ADMIN_CENTER_ADMINS:
+        from admincenter.services.users import _ensure_not_last_admin
+
+        _ensure_not_last_admin(organization, ids)
+    removed, _ = group.memberships.filter(user_id__in=ids).delete()
+    Group.objects.filter(pk=group.pk).update(updated_at=timezone.now())
+    audit_record(
+        organization=organization,
+        actor=actor,
+        action="group.member.remove",
+        target_type="group",
+        target_id=group.pk,
+        target_label=group.name,
+        before={"members": emails},
+    )
+    return removed
+
+
+@transaction.atomic
+def group_grant_add(
+    *,
+    organization: Organization,
+    group: Group,
+    instance: ProductInstance,
+    roles: Iterable[Role],
+    actor: Actor,
+) -> list[GroupGrant]:
+    """Give a custom or SCIM group one or more roles on an instance of this organization."""
+    group = group_get(organization=organization, group_id=group.pk, for_update=True)
+    if group.kind not in (GroupKind.CUSTOM, GroupKind.SCIM):
+        raise Forbidden(
+            f"The access of the {group.get_kind_display().lower()} group '{group.name}' is fixed."
+        )
+    if instance.organization_id != organization.pk:
+        raise NotFound(
+            "No such product instance in this organization.", field="instance"
+        )
+    if instance.product.code == ADMIN_CENTER_PRODUCT:
+        raise Forbidden(
+            "Admin Center access is held only through Admin Center Administrators. Add people to that group instead.",
+            field="instance",
+        )
+    roles = list(roles)
+    if not roles:
+        raise InvalidValue("Choose at least one role.", field="roles")
+    for role in roles:
+        if role.product_id != instance.product_id:
+            raise InvalidValue(
+                f"'{role.name}' is not a role of {instance.product.name}.",
+                field="roles",
+            )
+    existing = set(
+        GroupGrant.objects.filter(
+            group=group, product_instance=instance, role__in=roles
+        ).values_list("role_id", flat=True)
+    )
+    duplicates = [r.name for r in roles if r.pk in existing]
+    if duplicates:
+        raise Conflict(
+            f"'{group.name}' already has {', '.join(duplicates)} on {instance}.",
+            field="roles",
+        )
+    try:
+        with transaction.atomic():
+            grants = GroupGrant.objects.bulk_create(
+                [
+                    GroupGrant(
+                        group=group,
+                        product_instance=instance,
+                        role=r,
+                        granted_by=actor.display,
+                    )
+                    for r in roles
+                ]
+            )
+    except IntegrityError:
+        raise Conflict(
+            f"'{group.name}' already has one of these roles on {instance}.",
+            field="roles",
+        ) from None
+    audit_record(
+        organization=organization,
+        actor=actor,
+        action="group.grant.add",
+        target_type="group",
+        target_id=group.pk,
+        target_label=group.name,
+        after={
+            "instance": str(instance),
+            "instance_id": instance.instance_id,
+            "roles": [r.name for r in roles],
+        },
+    )
+    return grants
+
+
+@transaction.atomic
+def group_grant_remove(
+    *, organization: Organization, grant: GroupGrant, actor: Actor
+) -> None:
+    try:
+        grant = GroupGrant.objects.select_related(
+            "group", "product_instance__product", "role"
+        ).get(pk=grant.pk, group__organization=organization)
+    except GroupGrant.DoesNotExist:
+        raise NotFound("No such grant in this organization.") from None
+    if grant.group.kind not in (GroupKind.CUSTOM, GroupKind.SCIM):
+        raise Forbidden(
+            f"The access of the {grant.group.get_kind_display().lower()} group is fixed."
+        )
+    group = grant.group
+    before = {
+        "instance": str(grant.product_instance),
+        "instance_id": grant.product_instance.instance_id,
+        "roles": [grant.role.name],
+    }
+    grant.delete()
+    audit_record(
+        organization=organization,
+        actor=actor,
+        action="group.grant.remove",
+        target_type="group",
+        target_id=group.pk,
+        target_label=group.name,
+        before=before,
+    )

@@ -1,0 +1,231 @@
+"""Organizations and product instances: creation by operators, with the groups that
+come with them (domain.md §2.1, §2.6, §2.9)."""
+
+from __future__ import annotations
+
+import secrets
+
+from django.db import IntegrityError, transaction
+from django.utils.text import slugify
+
+from admincenter.errors import Conflict, InvalidValue, NotFound
+from admincenter.models import (
+    Group,
+    GroupGrant,
+    GroupKind,
+    GroupMembership,
+    MembershipOwner,
+    Organization,
+    Product,
+    ProductInstance,
+    Role,
+    SystemGroupKey,
+    User,
+    UserSource,
+)
+from admincenter.services.audit import Actor, audit_record
+
+ADMIN_CENTER_PRODUCT = "admin_center"
+ADMIN_CENTER_ROLE = "administrator"
+
+
+@transaction.atomic
+def organization_create(
+    *,
+    name: str,
+    slug: str,
+    actor: Actor,
+    admin_email: str | None = None,
+    admin_password: str | None = None,
+) -> Organization:
+    """Create an organization with its two system groups and its Admin Center instance;
+    optionally its first admin, who joins *Admin Center Administrators*."""
+    from admincenter.services.users import user_create  # users imports this module
+
+    name = (name or "").strip()
+    slug = (slug or "").strip().lower()
+    if not name:
+        raise InvalidValue("The organization needs a name.", field="name")
+    if not slug or slugify(slug) != slug:
+        raise InvalidValue(
+            f"'{slug}' is not a valid slug: use lower-case letters, digits and hyphens.",
+            field="slug",
+        )
+    if Organization.objects.filter(slug=slug).exists():
+        raise Conflict(
+            f"An organization with the slug '{slug}' already exists.", field="slug"
+        )
+    try:
+        with transaction.atomic():
+            organization = Organization.objects.create(
+                name=name, slug=slug, created_by=actor.display
+            )
+    except IntegrityError:
+        raise Conflict(
+            f"An organization with the slug '{slug}' already exists.", field="slug"
+        ) from None
+
+    Group.objects.create(
+        organization=organization,
+        name="Everyone",
+        kind=GroupKind.SYSTEM,
+        system_key=SystemGroupKey.EVERYONE,
+    )
+    admins = Group.objects.create(
+        organization=organization,
+        name="Admin Center Administrators",
+        kind=GroupKind.SYSTEM,
+        system_key=SystemGroupKey.ADMIN_CENTER_ADMINS,
+    )
+    admin_center = ProductInstance.objects.create(
+        organization=organization,
+        product=_product(ADMIN_CENTER_PRODUCT),
+        nickname="Admin Center",
+        instance_id=_new_instance_id(),
+    )
+    GroupGrant.objects.create(
+        group=admins,
+        product_instance=admin_center,
+        role=Role.objects.get(product=admin_center.product, key=ADMIN_CENTER_ROLE),
+        granted_by=actor.display,
+    )
+    audit_record(
+        organization=organization,
+        actor=actor,
+        action="organization.create",
+        target_type="organization",
+        target_id=organization.pk,
+        target_label=organization.slug,
+        after={"name": name, "slug": slug},
+    )
+    if admin_email:
+        admin = user_create(
+            organization=organization,
+            email=admin_email,
+            password=admin_password,
+            source=UserSource.MANUAL,
+            actor=actor,
+        )
+        GroupMembership.objects.create(
+            group=admins,
+            user=admin,
+            managed_by=MembershipOwner.ADMIN,
+            added_by=actor.display,
+        )
+        audit_record(
+            organization=organization,
+            actor=actor,
+            action="group.member.add",
+            target_type="group",
+            target_id=admins.pk,
+            target_label=admins.name,
+            after={"members": [admin.email]},
+        )
+    return organization
+
+
+@transaction.atomic
+def product_instance_create(
+    *, organization: Organization, product_code: str, nickname: str, actor: Actor
+) -> ProductInstance:
+    """An operator entitles the organization to a product; one hidden product group is
+    created per system role of the product (none for the Admin Center)."""
+    product = _product(product_code)
+    nickname = (nickname or "").strip()
+    if not nickname:
+        raise InvalidValue("The instance needs a nickname.", field="nickname")
+    if ProductInstance.objects.filter(
+        organization=organization, product=product, nickname__iexact=nickname
+    ).exists():
+        raise Conflict(
+            f"{product.name} already has an instance named '{nickname}'.",
+            field="nickname",
+        )
+    instance = ProductInstance.objects.create(
+        organization=organization,
+        product=product,
+        nickname=nickname,
+        instance_id=_new_instance_id(),
+    )
+    if product.code != ADMIN_CENTER_PRODUCT:
+        roles = list(product.roles.filter(kind="system"))
+        Group.objects.bulk_create(
+            [
+                Group(
+                    organization=organization,
+                    name=product_group_name(instance, role),
+                    kind=GroupKind.PRODUCT,
+                    product_instance=instance,
+                    role=role,
+                )
+                for role in roles
+            ]
+        )
+        product_groups = Group.objects.filter(
+            product_instance=instance, kind=GroupKind.PRODUCT
+        )
+        GroupGrant.objects.bulk_create(
+            [
+                GroupGrant(
+                    group=g,
+                    product_instance=instance,
+                    role_id=g.role_id,
+                    granted_by=actor.display,
+                )
+                for g in product_groups
+            ]
+        )
+    audit_record(
+        organization=organization,
+        actor=actor,
+        action="product_instance.create",
+        target_type="product_instance",
+        target_id=instance.pk,
+        target_label=str(instance),
+        after={
+            "product": product.code,
+            "nickname": nickname,
+            "instance_id": instance.instance_id,
+        },
+    )
+    return instance
+
+
+def product_group_name(instance: ProductInstance, role: Role) -> str:
+    return f"{instance.product.name} – {instance.nickname} – {role.name}"
+
+
+def system_group(organization: Organization, key: str) -> Group:
+    return Group.objects.get(organization=organization, system_key=key)
+
+
+def add_to_everyone(
+    organization: Organization, users: list[User], actor: Actor
+) -> None:
+    """Every home user is in *Everyone*; the row is owned by the system."""
+    everyone = system_group(organization, SystemGroupKey.EVERYONE)
+    GroupMembership.objects.bulk_create(
+        [
+            GroupMembership(
+                group=everyone,
+                user=u,
+                managed_by=MembershipOwner.SYSTEM,
+                added_by=actor.display,
+            )
+            for u in users
+        ],
+        ignore_conflicts=True,
+    )
+
+
+def _product(code: str) -> Product:
+    try:
+        return Product.objects.get(code=code)
+    except Product.DoesNotExist:
+        raise NotFound(
+            f"There is no product with the code '{code}'.", field="product"
+        ) from None
+
+
+def _new_instance_id() -> str:
+    return secrets.token_hex(8)

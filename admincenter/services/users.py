@@ -1,0 +1,459 @@
+"""People: manual users, collaborators and JIT provisioning at SSO login.
+
+SCIM-managed users are locked against admin edits here (domain.md §3.4, D5); the SCIM
+writes themselves live in ``admincenter.services.scim``.
+"""
+
+from __future__ import annotations
+
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from admincenter.errors import Conflict, Forbidden, InvalidValue, NotFound
+from admincenter.models import (
+    Group,
+    GroupKind,
+    GroupMembership,
+    MembershipOwner,
+    OrgMembership,
+    Organization,
+    Outcome,
+    ProvisioningMode,
+    SsoDomain,
+    SystemGroupKey,
+    User,
+    UserSource,
+)
+from admincenter.services.audit import Actor, audit_record, changed_fields
+from admincenter.services.organizations import add_to_everyone
+
+# User fields an admin may edit on a local user.
+ADMIN_EDITABLE_FIELDS = ("email", "given_name", "family_name")
+
+
+def normalize_email(email: str, *, field: str = "email") -> str:
+    value = (email or "").strip().lower()
+    try:
+        validate_email(value)
+    except ValidationError:
+        raise InvalidValue(
+            f"'{email}' is not a valid email address.", field=field
+        ) from None
+    return value
+
+
+def ensure_email_free(
+    email: str, *, exclude: User | None = None, field: str = "email"
+) -> None:
+    """Emails are unique across all organizations. The message never says which
+    organization holds the address (domain.md §3.3)."""
+    taken = User.objects.filter(email=email)
+    if exclude is not None:
+        taken = taken.exclude(pk=exclude.pk)
+    if taken.exists():
+        raise Conflict(f"The email address {email} is already in use.", field=field)
+
+
+def _save_new_user(user: User) -> User:
+    try:
+        with transaction.atomic():
+            user.save(force_insert=True)
+    except IntegrityError:
+        # Lost a race with a concurrent creation of the same email.
+        raise Conflict(
+            f"The email address {user.email} is already in use.", field="email"
+        ) from None
+    return user
+
+
+@transaction.atomic
+def user_create(
+    *,
+    organization: Organization,
+    email: str,
+    actor: Actor,
+    given_name: str = "",
+    family_name: str = "",
+    password: str | None = None,
+    source: str = UserSource.MANUAL,
+) -> User:
+    """Create a local (manual or invited) user. SCIM and JIT have their own entry points."""
+    if source not in (UserSource.MANUAL, UserSource.INVITED):
+        raise InvalidValue(
+            f"user_create only creates manual or invited users, not '{source}'."
+        )
+    email = normalize_email(email)
+    ensure_email_free(email)
+    user = User(
+        email=email,
+        home_organization=organization,
+        given_name=(given_name or "").strip(),
+        family_name=(family_name or "").strip(),
+        source=source,
+    )
+    if password:
+        try:
+            validate_password(password, user)
+        except ValidationError as exc:
+            raise InvalidValue(" ".join(exc.messages), field="password") from None
+        user.set_password(password)
+    else:
+        user.set_unusable_password()
+    _save_new_user(user)
+    add_to_everyone(organization, [user], actor)
+    audit_record(
+        organization=organization,
+        actor=actor,
+        action="user.create",
+        target_type="user",
+        target_id=user.pk,
+        target_label=user.email,
+        after={
+            "email": email,
+            "given_name": user.given_name,
+            "family_name": user.family_name,
+            "source": source,
+        },
+    )
+    return user
+
+
+def ensure_not_scim_managed(user: User, action: str) -> None:
+    if user.is_scim_managed:
+        raise Forbidden(
+            f"{user.email} is managed by your identity provider, so you cannot {action} here. "
+            "Make the change in the identity provider; it is synced over SCIM."
+        )
+
+
+def home_user(*, organization: Organization, user_id, for_update: bool = False) -> User:
+    users = User.objects.filter(home_organization=organization)
+    if for_update:
+        users = users.select_for_update()
+    try:
+        return users.get(pk=user_id)
+    except (User.DoesNotExist, ValidationError, ValueError):
+        raise NotFound("No such user in this organization.") from None
+
+
+@transaction.atomic
+def user_update(
+    *, organization: Organization, user: User, actor: Actor, **changes
+) -> User:
+    """An admin edits a local user's profile (email, names). SCIM-managed users are locked."""
+    user = home_user(organization=organization, user_id=user.pk, for_update=True)
+    ensure_not_scim_managed(user, "edit their profile")
+    unknown = set(changes) - set(ADMIN_EDITABLE_FIELDS)
+    if unknown:
+        raise InvalidValue(f"Cannot edit: {', '.join(sorted(unknown))}.")
+    before = {f: getattr(user, f) for f in changes}
+    if "email" in changes:
+        changes["email"] = normalize_email(changes["email"])
+        ensure_email_free(changes["email"], exclude=user)
+    for field, value in changes.items():
+        setattr(user, field, (value or "").strip())
+    before, after = changed_fields(before, {f: getattr(user, f) for f in changes})
+    if not after:
+        return user
+    user.updated_at = timezone.now()
+    try:
+        with transaction.atomic():
+            user.save()
+    except IntegrityError:
+        raise Conflict(
+            f"The email address {user.email} is already in use.", field="email"
+        ) from None
+    audit_record(
+        organization=organization,
+        actor=actor,
+        action="user.email.change" if "email" in after else "user.update",
+        target_type="user",
+        target_id=user.pk,
+        target_label=user.email,
+        before=before,
+        after=after,
+    )
+    return user
+
+
+@transaction.atomic
+def user_set_active(
+    *, organization: Organization, user: User, active: bool, actor: Actor
+) -> User:
+    """An admin deactivates or reactivates a local user (reversible)."""
+    user = home_user(organization=organization, user_id=user.pk, for_update=True)
+    ensure_not_scim_managed(user, "deactivate or reactivate them")
+    if user.is_active == active:
+        return user
+    if not active:
+        _ensure_not_last_admin(organization, [user.pk])
+    user.is_active = active
+    user.deactivated_at = None if active else timezone.now()
+    user.updated_at = timezone.now()
+    user.save(update_fields=["is_active", "deactivated_at", "updated_at"])
+    audit_record(
+        organization=organization,
+        actor=actor,
+        action="user.activate" if active else "user.deactivate",
+        target_type="user",
+        target_id=user.pk,
+        target_label=user.email,
+        before={"active": not active},
+        after={"active": active},
+    )
+    return user
+
+
+@transaction.atomic
+def user_delete(*, organization: Organization, user: User, actor: Actor) -> None:
+    """An admin deletes a local user. SCIM-managed users are offboarded in the IdP."""
+    user = home_user(organization=organization, user_id=user.pk, for_update=True)
+    ensure_not_scim_managed(user, "delete them")
+    _ensure_not_last_admin(organization, [user.pk])
+    pk, email = user.pk, user.email
+    user.delete()
+    audit_record(
+        organization=organization,
+        actor=actor,
+        action="user.delete",
+        target_type="user",
+        target_id=pk,
+        target_label=email,
+        before={"email": email},
+    )
+
+
+def _ensure_not_last_admin(organization: Organization, leaving_user_ids) -> None:
+    """*Admin Center Administrators* always keeps at least one active member (§2.6)."""
+    admins = GroupMembership.objects.filter(
+        group__organization=organization,
+        group__system_key=SystemGroupKey.ADMIN_CENTER_ADMINS,
+        user__is_active=True,
+    )
+    if not admins.filter(user_id__in=leaving_user_ids).exists():
+        return
+    if not admins.exclude(user_id__in=leaving_user_ids).exists():
+        raise Forbidden(
+            "This is the last active member of Admin Center Administrators. "
+            "Add another administrator first."
+        )
+
+
+@transaction.atomic
+def collaborator_add(
+    *, organization: Organization, email: str, actor: Actor
+) -> OrgMembership:
+    """Admit a user whose home is another organization (domain.md §2.5)."""
+    email = normalize_email(email)
+    user = User.objects.filter(email=email).first()
+    if user is None:
+        raise NotFound(
+            f"No user with the email {email} exists yet. Create them as a user of this organization instead.",
+            field="email",
+        )
+    if user.home_organization_id == organization.pk:
+        raise Conflict(
+            f"{email} is already a user of this organization.", field="email"
+        )
+    if user.home_organization_id is None:
+        raise InvalidValue(
+            f"{email} is a platform operator account and cannot be a collaborator.",
+            field="email",
+        )
+    membership, created = OrgMembership.objects.get_or_create(
+        user=user,
+        organization=organization,
+        defaults={"invited_by": actor.display, "accepted_at": timezone.now()},
+    )
+    if not created:
+        raise Conflict(
+            f"{email} is already a collaborator of this organization.", field="email"
+        )
+    audit_record(
+        organization=organization,
+        actor=actor,
+        action="collaborator.add",
+        target_type="user",
+        target_id=user.pk,
+        target_label=email,
+        after={"email": email},
+    )
+    return membership
+
+
+@transaction.atomic
+def collaborator_remove(
+    *, organization: Organization, user: User, actor: Actor
+) -> None:
+    """Removing a collaborator also removes their group memberships in this organization."""
+    deleted, _ = OrgMembership.objects.filter(
+        organization=organization, user=user
+    ).delete()
+    if not deleted:
+        raise NotFound(f"{user.email} is not a collaborator of this organization.")
+    _ensure_not_last_admin(organization, [user.pk])
+    removed = GroupMembership.objects.filter(
+        group__organization=organization, user=user
+    ).delete()[0]
+    audit_record(
+        organization=organization,
+        actor=actor,
+        action="collaborator.remove",
+        target_type="user",
+        target_id=user.pk,
+        target_label=user.email,
+        before={"email": user.email, "group_memberships": removed},
+    )
+
+
+def user_jit_provision(
+    *,
+    organization: Organization,
+    email: str,
+    given_name: str = "",
+    family_name: str = "",
+    group_claims=(),
+    actor: Actor | None = None,
+) -> User:
+    """Create or update the user signing in with SSO in JIT mode (domain.md §3.1).
+
+    Refused in SCIM mode and for emails the organization does not serve; every refusal
+    is audited as ``login.jit_refused`` (committed even though the login fails). Group
+    claims only ever add the user to existing custom groups (O10).
+    """
+    email = normalize_email(email)
+    actor = actor or Actor.jit(email)
+    try:
+        return _jit_provision(
+            organization, email, given_name, family_name, group_claims, actor
+        )
+    except (Forbidden, Conflict) as refusal:
+        audit_record(
+            organization=organization,
+            actor=actor,
+            action="login.jit_refused",
+            target_type="user",
+            target_label=email,
+            after={"reason": refusal.message},
+            outcome=Outcome.DENIED,
+        )
+        raise
+
+
+@transaction.atomic
+def _jit_provision(
+    organization, email, given_name, family_name, group_claims, actor: Actor
+) -> User:
+    if organization.provisioning_mode == ProvisioningMode.SCIM:
+        raise Forbidden(
+            "Your organization provisions accounts from its identity provider. "
+            "Ask your IdP administrator to assign you to the Admin Center application."
+        )
+    user = User.objects.select_for_update().filter(email=email).first()
+    if user is not None and user.home_organization_id != organization.pk:
+        if not OrgMembership.objects.filter(
+            user=user, organization=organization
+        ).exists():
+            raise Conflict("This account belongs to another organization.")
+        return (
+            user  # a collaborator signs in; JIT never edits another organization's user
+        )
+    if user is None:
+        domain = email.rsplit("@", 1)[1]
+        if not SsoDomain.objects.filter(
+            connection__organization=organization, domain=domain
+        ).exists():
+            raise Forbidden(
+                f"The domain {domain} is not served by this organization's SSO connections."
+            )
+        user = User(
+            email=email,
+            home_organization=organization,
+            given_name=(given_name or "").strip(),
+            family_name=(family_name or "").strip(),
+            source=UserSource.JIT,
+        )
+        user.set_unusable_password()
+        _save_new_user(user)
+        add_to_everyone(organization, [user], actor)
+        audit_record(
+            organization=organization,
+            actor=actor,
+            action="user.create",
+            target_type="user",
+            target_id=user.pk,
+            target_label=email,
+            after={
+                "email": email,
+                "given_name": user.given_name,
+                "family_name": user.family_name,
+                "source": "jit",
+            },
+        )
+    else:
+        before, after = changed_fields(
+            {"given_name": user.given_name, "family_name": user.family_name},
+            {
+                "given_name": (given_name or "").strip() or user.given_name,
+                "family_name": (family_name or "").strip() or user.family_name,
+            },
+        )
+        if after:
+            for field, value in after.items():
+                setattr(user, field, value)
+            user.updated_at = timezone.now()
+            user.save(update_fields=[*after, "updated_at"])
+            audit_record(
+                organization=organization,
+                actor=actor,
+                action="user.update",
+                target_type="user",
+                target_id=user.pk,
+                target_label=email,
+                before=before,
+                after=after,
+            )
+    _jit_add_group_claims(organization, user, group_claims, actor)
+    return user
+
+
+def _jit_add_group_claims(organization, user: User, group_claims, actor: Actor) -> None:
+    names = {(n or "").strip().lower() for n in group_claims or () if (n or "").strip()}
+    if not names:
+        return
+    query = Q()
+    for name in names:
+        query |= Q(name__iexact=name)
+    groups = list(
+        Group.objects.filter(
+            query, organization=organization, kind=GroupKind.CUSTOM
+        ).exclude(memberships__user=user)
+    )
+    if not groups:
+        return
+    GroupMembership.objects.bulk_create(
+        [
+            GroupMembership(
+                group=g,
+                user=user,
+                managed_by=MembershipOwner.JIT,
+                added_by=actor.display,
+            )
+            for g in groups
+        ],
+        ignore_conflicts=True,
+    )
+    for group in groups:
+        audit_record(
+            organization=organization,
+            actor=actor,
+            action="group.member.add",
+            target_type="group",
+            target_id=group.pk,
+            target_label=group.name,
+            after={"members": [user.email], "via": "jit"},
+        )

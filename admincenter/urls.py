@@ -1,0 +1,16 @@
+"""Admin Center URLs: sign-in and the pages for administrators."""
+
+from django.contrib.auth import views as auth_views
+from django.urls import path
+
+from admincenter import views
+
+urlpatterns = [
+    path(
+        "login/",
+        auth_views.LoginView.as_view(redirect_authenticated_user=True),
+        name="login",
+    ),
+    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("", views.home, name="home"),
+]

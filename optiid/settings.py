@@ -1,0 +1,200 @@
+"""Django settings for Opti ID Admin Center, driven by environment variables.
+
+With an empty environment this is a laptop set-up: SQLite in the project folder, a
+local-memory cache and Celery tasks run eagerly in-process. Production switches are
+explicit variables (see README, "Configuration"). Bad values stop start-up with a
+message that names the variable.
+"""
+
+import os
+from pathlib import Path
+
+from django.core.exceptions import ImproperlyConfigured
+
+from optiid.env import check_redis_url, env_bool, env_int, env_list, parse_database_url
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+ENV = os.environ
+
+DEBUG = env_bool(ENV, "DJANGO_DEBUG", False)
+
+_DEV_SECRET_KEY = (
+    "django-insecure-dev-key-for-local-use-only-set-DJANGO_SECRET_KEY-in-production"
+)
+SECRET_KEY = ENV.get("DJANGO_SECRET_KEY") or _DEV_SECRET_KEY
+ALLOWED_HOSTS = env_list(
+    ENV, "DJANGO_ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]", "testserver"]
+)
+CSRF_TRUSTED_ORIGINS = env_list(ENV, "DJANGO_CSRF_TRUSTED_ORIGINS", [])
+
+# Production hardening, switched on by DJANGO_SECURE=true (behind HTTPS).
+_SECURE = env_bool(ENV, "DJANGO_SECURE", False)
+SESSION_COOKIE_SECURE = _SECURE
+CSRF_COOKIE_SECURE = _SECURE
+SECURE_SSL_REDIRECT = _SECURE and env_bool(ENV, "DJANGO_SSL_REDIRECT", True)
+SECURE_HSTS_SECONDS = env_int(ENV, "DJANGO_HSTS_SECONDS", 31536000 if _SECURE else 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = _SECURE
+SECURE_HSTS_PRELOAD = _SECURE
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if _SECURE else None
+SESSION_COOKIE_HTTPONLY = True
+X_FRAME_OPTIONS = "DENY"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "admincenter",
+    "scim",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "optiid.urls"
+WSGI_APPLICATION = "optiid.wsgi.application"
+ASGI_APPLICATION = "optiid.asgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# --- Database -----------------------------------------------------------------
+_CONN_MAX_AGE = env_int(ENV, "DJANGO_CONN_MAX_AGE", 60)
+_DATABASE_URL = ENV.get("DATABASE_URL", "").strip()
+if _DATABASE_URL:
+    DATABASES = {
+        "default": parse_database_url(_DATABASE_URL, conn_max_age=_CONN_MAX_AGE)
+    }
+else:
+    DATABASES = {
+        "default": {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": ENV.get("SQLITE_PATH") or str(BASE_DIR / "db.sqlite3"),
+            # A write lock waits instead of failing at once under concurrent requests.
+            "OPTIONS": {"timeout": 20, "transaction_mode": "IMMEDIATE"},
+        }
+    }
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- Cache --------------------------------------------------------------------
+REDIS_URL = ENV.get("REDIS_URL", "").strip()
+if REDIS_URL:
+    check_redis_url(REDIS_URL, name="REDIS_URL")
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": ENV.get("CACHE_KEY_PREFIX", "optiid"),
+            "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
+        }
+    }
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+# --- Celery -------------------------------------------------------------------
+CELERY_BROKER_URL = ENV.get("CELERY_BROKER_URL", "").strip() or REDIS_URL
+if CELERY_BROKER_URL:
+    check_redis_url(
+        CELERY_BROKER_URL,
+        name="CELERY_BROKER_URL" if ENV.get("CELERY_BROKER_URL") else "REDIS_URL",
+    )
+CELERY_TASK_ALWAYS_EAGER = not CELERY_BROKER_URL
+CELERY_TASK_EAGER_PROPAGATES = True
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_TASK_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_TIMEZONE = "UTC"
+# Enqueueing must fail fast when the broker is down: the request has already
+# committed its rows, and the beat sweep picks them up later.
+CELERY_BROKER_CONNECTION_TIMEOUT = 1
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "socket_connect_timeout": 1,
+    "socket_timeout": 2,
+    "max_retries": 0,
+}
+CELERY_TASK_PUBLISH_RETRY = False
+
+# --- Auth ---------------------------------------------------------------------
+AUTH_USER_MODEL = "admincenter.User"
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "home"
+LOGOUT_REDIRECT_URL = "login"
+AUTH_PASSWORD_VALIDATORS = [
+    {
+        "NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"
+    },
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+# --- I18N / static ------------------------------------------------------------
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+STATIC_URL = "static/"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STATIC_ROOT = BASE_DIR / "staticfiles"
+
+# --- Product settings -------------------------------------------------------
+# The public SCIM base URL shown to admins; derived from the request when unset.
+SCIM_BASE_URL = ENV.get("SCIM_BASE_URL", "").strip().rstrip("/")
+if SCIM_BASE_URL and not SCIM_BASE_URL.startswith(("http://", "https://")):
+    raise ImproperlyConfigured(
+        f"SCIM_BASE_URL={SCIM_BASE_URL!r} must start with https:// (or http:// locally)."
+    )
+# last_used_at is written at most once per this many seconds per token.
+SCIM_TOKEN_LAST_USED_THROTTLE_SECONDS = env_int(
+    ENV, "SCIM_TOKEN_LAST_USED_THROTTLE_SECONDS", 60
+)
+SCIM_MAX_LIVE_TOKENS = env_int(ENV, "SCIM_MAX_LIVE_TOKENS", 3, minimum=1)
+AUDIT_REQUEST_LOG_RETENTION_DAYS = env_int(
+    ENV, "AUDIT_REQUEST_LOG_RETENTION_DAYS", 30, minimum=1
+)
+AUDIT_EVENT_RETENTION_DAYS = env_int(ENV, "AUDIT_EVENT_RETENTION_DAYS", 365, minimum=1)
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [],
+    "DEFAULT_PERMISSION_CLASSES": [],
+    "UNAUTHENTICATED_USER": None,
+}
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}
+    },
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {
+        "handlers": ["console"],
+        "level": ENV.get("DJANGO_LOG_LEVEL", "INFO").upper(),
+    },
+    "loggers": {"django.db.backends": {"level": "WARNING"}},
+}

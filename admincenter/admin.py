@@ -88,6 +88,4 @@ class AuditEventAdmin(admin.ModelAdmin):
         return False
 
 
-admin.site.register(
-    [models.SsoConnection, models.Product, models.Role, models.ProductInstance]
-)
+admin.site.register([models.SsoConnection, models.Product, models.Role, models.ProductInstance])

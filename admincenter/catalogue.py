@@ -106,6 +106,4 @@ def load_catalogue(Product, Role) -> None:
             },
         )
         for key, role_name in roles:
-            Role.objects.update_or_create(
-                product=product, key=key, defaults={"name": role_name, "kind": "system"}
-            )
+            Role.objects.update_or_create(product=product, key=key, defaults={"name": role_name, "kind": "system"})

@@ -44,9 +44,7 @@ class ScimDeactivateAction(models.TextChoices):
 class Organization(models.Model):
     slug = models.SlugField(max_length=64, unique=True)
     name = models.CharField(max_length=200)
-    provisioning_mode = models.CharField(
-        max_length=8, choices=ProvisioningMode.choices, default=ProvisioningMode.JIT
-    )
+    provisioning_mode = models.CharField(max_length=8, choices=ProvisioningMode.choices, default=ProvisioningMode.JIT)
     on_scim_deactivate = models.CharField(
         max_length=8,
         choices=ScimDeactivateAction.choices,
@@ -54,9 +52,7 @@ class Organization(models.Model):
     )
     selective_local_login = models.BooleanField(default=False)
     created_at = models.DateTimeField(default=timezone.now)
-    created_by = models.CharField(
-        max_length=255, blank=True, help_text="Label of the actor who created it."
-    )
+    created_by = models.CharField(max_length=255, blank=True, help_text="Label of the actor who created it.")
 
     class Meta:
         ordering = ["name"]
@@ -75,9 +71,7 @@ class SsoProtocol(models.TextChoices):
 
 
 class SsoConnection(models.Model):
-    organization = models.ForeignKey(
-        Organization, on_delete=models.CASCADE, related_name="sso_connections"
-    )
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="sso_connections")
     name = models.CharField(max_length=100)
     protocol = models.CharField(max_length=4, choices=SsoProtocol.choices)
     # Protocol settings (SAML entity id / SSO URL / certificate, OIDC issuer / client id).
@@ -91,9 +85,7 @@ class SsoConnection(models.Model):
     class Meta:
         ordering = ["created_at", "id"]
         constraints = [
-            models.UniqueConstraint(
-                Lower("name"), "organization", name="sso_connection_name_unique_per_org"
-            ),
+            models.UniqueConstraint(Lower("name"), "organization", name="sso_connection_name_unique_per_org"),
             models.UniqueConstraint(
                 fields=["organization"],
                 condition=Q(scim_enabled=True),
@@ -112,9 +104,7 @@ class SsoConnection(models.Model):
 class SsoDomain(models.Model):
     """An email domain served by one connection; a domain belongs to one connection anywhere."""
 
-    connection = models.ForeignKey(
-        SsoConnection, on_delete=models.CASCADE, related_name="domains"
-    )
+    connection = models.ForeignKey(SsoConnection, on_delete=models.CASCADE, related_name="domains")
     domain = models.CharField(max_length=253, unique=True)
 
     class Meta:
@@ -125,12 +115,8 @@ class SsoDomain(models.Model):
 
 
 class ScimToken(models.Model):
-    organization = models.ForeignKey(
-        Organization, on_delete=models.CASCADE, related_name="scim_tokens"
-    )
-    sso_connection = models.ForeignKey(
-        SsoConnection, on_delete=models.CASCADE, related_name="scim_tokens"
-    )
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="scim_tokens")
+    sso_connection = models.ForeignKey(SsoConnection, on_delete=models.CASCADE, related_name="scim_tokens")
     label = models.CharField(max_length=100)
     token_prefix = models.CharField(max_length=32, unique=True)
     token_hash = models.CharField(max_length=64, unique=True)
@@ -201,22 +187,16 @@ class User(AbstractBaseUser, PermissionsMixin):
     given_name = models.CharField(max_length=150, blank=True)
     family_name = models.CharField(max_length=150, blank=True)
     display_name = models.CharField(max_length=300, blank=True)
-    external_id = models.CharField(max_length=255, blank=True, db_index=True)
+    external_id = models.CharField(max_length=255, blank=True)
     title = models.CharField(max_length=200, blank=True)
     department = models.CharField(max_length=200, blank=True)
     employee_number = models.CharField(max_length=100, blank=True)
-    manager = models.ForeignKey(
-        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="reports"
-    )
+    manager = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="reports")
     # Other IdP-owned SCIM attributes stored as sent (name.formatted, phoneNumbers, ...).
     scim_attributes = models.JSONField(default=dict, blank=True)
     is_active = models.BooleanField(default=True)
-    is_staff = models.BooleanField(
-        default=False, help_text="Platform operator: may use Django admin."
-    )
-    source = models.CharField(
-        max_length=8, choices=UserSource.choices, default=UserSource.MANUAL
-    )
+    is_staff = models.BooleanField(default=False, help_text="Platform operator: may use Django admin.")
+    source = models.CharField(max_length=8, choices=UserSource.choices, default=UserSource.MANUAL)
     scim_connection = models.ForeignKey(
         SsoConnection,
         null=True,
@@ -256,10 +236,7 @@ class User(AbstractBaseUser, PermissionsMixin):
 
     @property
     def full_name(self) -> str:
-        return (
-            " ".join(p for p in (self.given_name, self.family_name) if p)
-            or self.display_name
-        )
+        return " ".join(p for p in (self.given_name, self.family_name) if p) or self.display_name
 
     def get_full_name(self) -> str:
         return self.full_name or self.email
@@ -271,21 +248,15 @@ class User(AbstractBaseUser, PermissionsMixin):
 class OrgMembership(models.Model):
     """A collaborator: a user admitted to an organization that is not their home."""
 
-    user = models.ForeignKey(
-        User, on_delete=models.CASCADE, related_name="collaborations"
-    )
-    organization = models.ForeignKey(
-        Organization, on_delete=models.CASCADE, related_name="collaborators"
-    )
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="collaborations")
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="collaborators")
     invited_by = models.CharField(max_length=255, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     accepted_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(
-                fields=["user", "organization"], name="org_membership_unique"
-            ),
+            models.UniqueConstraint(fields=["user", "organization"], name="org_membership_unique"),
         ]
 
 
@@ -324,30 +295,20 @@ class Role(models.Model):
     product = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="roles")
     key = models.SlugField(max_length=64)
     name = models.CharField(max_length=200)
-    kind = models.CharField(
-        max_length=8, choices=RoleKind.choices, default=RoleKind.SYSTEM
-    )
+    kind = models.CharField(max_length=8, choices=RoleKind.choices, default=RoleKind.SYSTEM)
     description = models.TextField(blank=True)
 
     class Meta:
         ordering = ["product__name", "id"]
-        constraints = [
-            models.UniqueConstraint(
-                fields=["product", "key"], name="role_key_unique_per_product"
-            )
-        ]
+        constraints = [models.UniqueConstraint(fields=["product", "key"], name="role_key_unique_per_product")]
 
     def __str__(self) -> str:
         return self.name
 
 
 class ProductInstance(models.Model):
-    organization = models.ForeignKey(
-        Organization, on_delete=models.CASCADE, related_name="product_instances"
-    )
-    product = models.ForeignKey(
-        Product, on_delete=models.PROTECT, related_name="instances"
-    )
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="product_instances")
+    product = models.ForeignKey(Product, on_delete=models.PROTECT, related_name="instances")
     nickname = models.CharField(max_length=100)
     instance_id = models.CharField(max_length=64, unique=True)
     created_at = models.DateTimeField(default=timezone.now)
@@ -369,14 +330,10 @@ class ProductInstance(models.Model):
 
 class Group(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    organization = models.ForeignKey(
-        Organization, on_delete=models.CASCADE, related_name="groups"
-    )
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="groups")
     name = models.CharField(max_length=255)
     kind = models.CharField(max_length=8, choices=GroupKind.choices)
-    system_key = models.CharField(
-        max_length=32, choices=SystemGroupKey.choices, null=True, blank=True
-    )
+    system_key = models.CharField(max_length=32, choices=SystemGroupKey.choices, null=True, blank=True)
     scim_connection = models.ForeignKey(
         SsoConnection,
         null=True,
@@ -384,7 +341,7 @@ class Group(models.Model):
         on_delete=models.SET_NULL,
         related_name="scim_groups",
     )
-    external_id = models.CharField(max_length=255, blank=True, db_index=True)
+    external_id = models.CharField(max_length=255, blank=True)
     product_instance = models.ForeignKey(
         ProductInstance,
         null=True,
@@ -403,18 +360,14 @@ class Group(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(default=timezone.now)
 
-    members = models.ManyToManyField(
-        User, through="GroupMembership", related_name="member_of"
-    )
+    members = models.ManyToManyField(User, through="GroupMembership", related_name="member_of")
 
     class Meta:
         ordering = ["created_at", "id"]
         constraints = [
             # Names are unique per organization across all kinds, compared case-insensitively
             # (services trim before saving). Serves SCIM `displayName eq` lookups too.
-            models.UniqueConstraint(
-                "organization", Lower("name"), name="group_name_ci_unique_per_org"
-            ),
+            models.UniqueConstraint("organization", Lower("name"), name="group_name_ci_unique_per_org"),
             models.UniqueConstraint(
                 fields=["organization", "system_key"],
                 condition=Q(system_key__isnull=False),
@@ -426,8 +379,7 @@ class Group(models.Model):
                 name="one_product_group_per_instance_role",
             ),
             models.CheckConstraint(
-                condition=Q(kind="system", system_key__isnull=False)
-                | (~Q(kind="system") & Q(system_key__isnull=True)),
+                condition=Q(kind="system", system_key__isnull=False) | (~Q(kind="system") & Q(system_key__isnull=True)),
                 name="system_key_iff_system_group",
             ),
         ]
@@ -462,39 +414,27 @@ class MembershipOwner(models.TextChoices):
 
 
 class GroupMembership(models.Model):
-    group = models.ForeignKey(
-        Group, on_delete=models.CASCADE, related_name="memberships"
-    )
-    user = models.ForeignKey(
-        User, on_delete=models.CASCADE, related_name="group_memberships"
-    )
+    group = models.ForeignKey(Group, on_delete=models.CASCADE, related_name="memberships")
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="group_memberships")
     managed_by = models.CharField(max_length=8, choices=MembershipOwner.choices)
     added_at = models.DateTimeField(default=timezone.now)
     added_by = models.CharField(max_length=255, blank=True)
 
     class Meta:
-        constraints = [
-            models.UniqueConstraint(
-                fields=["group", "user"], name="group_membership_unique"
-            )
-        ]
+        constraints = [models.UniqueConstraint(fields=["group", "user"], name="group_membership_unique")]
         indexes = [models.Index(fields=["user", "group"], name="membership_user_idx")]
 
 
 class GroupGrant(models.Model):
     group = models.ForeignKey(Group, on_delete=models.CASCADE, related_name="grants")
-    product_instance = models.ForeignKey(
-        ProductInstance, on_delete=models.CASCADE, related_name="grants"
-    )
+    product_instance = models.ForeignKey(ProductInstance, on_delete=models.CASCADE, related_name="grants")
     role = models.ForeignKey(Role, on_delete=models.PROTECT, related_name="grants")
     granted_by = models.CharField(max_length=255, blank=True)
     granted_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(
-                fields=["group", "product_instance", "role"], name="group_grant_unique"
-            ),
+            models.UniqueConstraint(fields=["group", "product_instance", "role"], name="group_grant_unique"),
         ]
 
 
@@ -533,9 +473,7 @@ class AuditEvent(models.Model):
     target_label = models.CharField(max_length=255, blank=True)
     before = models.JSONField(default=dict, blank=True)
     after = models.JSONField(default=dict, blank=True)
-    outcome = models.CharField(
-        max_length=8, choices=Outcome.choices, default=Outcome.SUCCESS
-    )
+    outcome = models.CharField(max_length=8, choices=Outcome.choices, default=Outcome.SUCCESS)
     status_code = models.PositiveSmallIntegerField(null=True, blank=True)
     request_id = models.CharField(max_length=64, blank=True)
     ip = models.GenericIPAddressField(null=True, blank=True)
@@ -561,3 +499,55 @@ class AuditEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.occurred_at:%Y-%m-%d %H:%M:%S} {self.action} {self.target_label}"
+
+
+class ScimRequestLog(models.Model):
+    """One row per SCIM request, rejected ones included (written in the request's
+    transaction, enriched later by the audit pipeline). Never holds a token or a body."""
+
+    occurred_at = models.DateTimeField(default=timezone.now)
+    organization = models.ForeignKey(
+        Organization, null=True, blank=True, on_delete=models.SET_NULL, related_name="scim_requests"
+    )
+    token_prefix = models.CharField(max_length=32, blank=True)
+    method = models.CharField(max_length=8)
+    path = models.CharField(max_length=512)
+    status_code = models.PositiveSmallIntegerField()
+    scim_type = models.CharField(max_length=32, blank=True)
+    duration_ms = models.PositiveIntegerField(default=0)
+    request_id = models.CharField(max_length=64, blank=True)
+    ip = models.GenericIPAddressField(null=True, blank=True)
+    user_agent = models.CharField(max_length=512, blank=True)
+    # Filled by the asynchronous pipeline (admincenter.tasks).
+    idp = models.CharField(max_length=32, blank=True)
+    summary = models.CharField(max_length=500, blank=True)
+    event_count = models.PositiveIntegerField(default=0)
+    processed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-occurred_at", "-id"]
+        indexes = [
+            models.Index(fields=["organization", "-occurred_at", "-id"], name="scimlog_org_time_idx"),
+            models.Index(fields=["processed_at", "id"], name="scimlog_pending_idx", condition=Q(processed_at=None)),
+            models.Index(fields=["request_id"], name="scimlog_request_idx"),
+        ]
+
+
+class AuditHourlyRollup(models.Model):
+    """Per-organization, per-hour counters kept after raw rows are purged (dashboard chart)."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="audit_rollups")
+    hour = models.DateTimeField()
+    requests = models.PositiveIntegerField(default=0)
+    errors = models.PositiveIntegerField(default=0)
+    errors_by_type = models.JSONField(default=dict, blank=True)
+    users_created = models.PositiveIntegerField(default=0)
+    users_updated = models.PositiveIntegerField(default=0)
+    users_deprovisioned = models.PositiveIntegerField(default=0)
+    groups_created = models.PositiveIntegerField(default=0)
+    groups_updated = models.PositiveIntegerField(default=0)
+    groups_deleted = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["-hour"]
+        constraints = [models.UniqueConstraint(fields=["organization", "hour"], name="rollup_unique_per_hour")]

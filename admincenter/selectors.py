@@ -8,8 +8,8 @@ from admincenter.errors import NotFound
 from admincenter.models import (
     GroupGrant,
     GroupMembership,
-    OrgMembership,
     Organization,
+    OrgMembership,
     SystemGroupKey,
     User,
 )
@@ -50,15 +50,11 @@ def effective_access(*, organization: Organization, user: User) -> list[AccessRo
         return []
     if (
         user.home_organization_id != organization.pk
-        and not OrgMembership.objects.filter(
-            organization=organization, user=user
-        ).exists()
+        and not OrgMembership.objects.filter(organization=organization, user=user).exists()
     ):
         return []
     grants = (
-        GroupGrant.objects.filter(
-            group__organization=organization, group__memberships__user=user
-        )
+        GroupGrant.objects.filter(group__organization=organization, group__memberships__user=user)
         .select_related("product_instance__product", "role", "group")
         .order_by(
             "product_instance__product__name",

@@ -12,8 +12,6 @@ def home(request):
     organization = user.home_organization
     context = {"organization": organization, "is_admin": False, "access": []}
     if organization is not None:
-        context["is_admin"] = is_admin_center_admin(
-            organization=organization, user=user
-        )
+        context["is_admin"] = is_admin_center_admin(organization=organization, user=user)
         context["access"] = effective_access(organization=organization, user=user)
     return render(request, "admincenter/home.html", context)

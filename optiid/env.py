@@ -46,9 +46,7 @@ def env_list(environ, name: str, default: list[str]) -> list[str]:
     return [item.strip() for item in raw.split(",") if item.strip()]
 
 
-def parse_database_url(
-    url: str, *, name: str = "DATABASE_URL", conn_max_age: int = 60
-) -> dict:
+def parse_database_url(url: str, *, name: str = "DATABASE_URL", conn_max_age: int = 60) -> dict:
     """Turn ``postgres://user:pass@host:port/db?opt=v`` or ``sqlite:///path`` into a
     Django DATABASES entry. PostgreSQL always goes through psycopg 3."""
     parts = urlsplit(url)
@@ -56,16 +54,12 @@ def parse_database_url(
     if scheme in {"postgres", "postgresql", "pgsql"}:
         database = unquote(parts.path.lstrip("/"))
         if not database:
-            raise ImproperlyConfigured(
-                f"{name} has no database name: {_redact(url)!r}."
-            )
+            raise ImproperlyConfigured(f"{name} has no database name: {_redact(url)!r}.")
         options = dict(parse_qsl(parts.query))
         try:
             port = str(parts.port or "")
         except ValueError:
-            raise ImproperlyConfigured(
-                f"{name} has an invalid port: {_redact(url)!r}."
-            ) from None
+            raise ImproperlyConfigured(f"{name} has an invalid port: {_redact(url)!r}.") from None
         return {
             "ENGINE": "django.db.backends.postgresql",
             "NAME": database,
@@ -94,9 +88,7 @@ def parse_database_url(
 def check_redis_url(url: str, *, name: str) -> str:
     scheme = urlsplit(url).scheme.lower()
     if scheme not in {"redis", "rediss", "unix"}:
-        raise ImproperlyConfigured(
-            f"{name} has an unsupported scheme {scheme!r}: use redis://host:port/db."
-        )
+        raise ImproperlyConfigured(f"{name} has an unsupported scheme {scheme!r}: use redis://host:port/db.")
     return url
 
 

@@ -18,13 +18,9 @@ ENV = os.environ
 
 DEBUG = env_bool(ENV, "DJANGO_DEBUG", False)
 
-_DEV_SECRET_KEY = (
-    "django-insecure-dev-key-for-local-use-only-set-DJANGO_SECRET_KEY-in-production"
-)
+_DEV_SECRET_KEY = "django-insecure-dev-key-for-local-use-only-set-DJANGO_SECRET_KEY-in-production"
 SECRET_KEY = ENV.get("DJANGO_SECRET_KEY") or _DEV_SECRET_KEY
-ALLOWED_HOSTS = env_list(
-    ENV, "DJANGO_ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]", "testserver"]
-)
+ALLOWED_HOSTS = env_list(ENV, "DJANGO_ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]", "testserver"])
 CSRF_TRUSTED_ORIGINS = env_list(ENV, "DJANGO_CSRF_TRUSTED_ORIGINS", [])
 
 # Production hardening, switched on by DJANGO_SECURE=true (behind HTTPS).
@@ -86,9 +82,7 @@ TEMPLATES = [
 _CONN_MAX_AGE = env_int(ENV, "DJANGO_CONN_MAX_AGE", 60)
 _DATABASE_URL = ENV.get("DATABASE_URL", "").strip()
 if _DATABASE_URL:
-    DATABASES = {
-        "default": parse_database_url(_DATABASE_URL, conn_max_age=_CONN_MAX_AGE)
-    }
+    DATABASES = {"default": parse_database_url(_DATABASE_URL, conn_max_age=_CONN_MAX_AGE)}
 else:
     DATABASES = {
         "default": {
@@ -145,9 +139,7 @@ LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
 AUTH_PASSWORD_VALIDATORS = [
-    {
-        "NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"
-    },
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
@@ -166,17 +158,11 @@ STATIC_ROOT = BASE_DIR / "staticfiles"
 # The public SCIM base URL shown to admins; derived from the request when unset.
 SCIM_BASE_URL = ENV.get("SCIM_BASE_URL", "").strip().rstrip("/")
 if SCIM_BASE_URL and not SCIM_BASE_URL.startswith(("http://", "https://")):
-    raise ImproperlyConfigured(
-        f"SCIM_BASE_URL={SCIM_BASE_URL!r} must start with https:// (or http:// locally)."
-    )
+    raise ImproperlyConfigured(f"SCIM_BASE_URL={SCIM_BASE_URL!r} must start with https:// (or http:// locally).")
 # last_used_at is written at most once per this many seconds per token.
-SCIM_TOKEN_LAST_USED_THROTTLE_SECONDS = env_int(
-    ENV, "SCIM_TOKEN_LAST_USED_THROTTLE_SECONDS", 60
-)
+SCIM_TOKEN_LAST_USED_THROTTLE_SECONDS = env_int(ENV, "SCIM_TOKEN_LAST_USED_THROTTLE_SECONDS", 60)
 SCIM_MAX_LIVE_TOKENS = env_int(ENV, "SCIM_MAX_LIVE_TOKENS", 3, minimum=1)
-AUDIT_REQUEST_LOG_RETENTION_DAYS = env_int(
-    ENV, "AUDIT_REQUEST_LOG_RETENTION_DAYS", 30, minimum=1
-)
+AUDIT_REQUEST_LOG_RETENTION_DAYS = env_int(ENV, "AUDIT_REQUEST_LOG_RETENTION_DAYS", 30, minimum=1)
 AUDIT_EVENT_RETENTION_DAYS = env_int(ENV, "AUDIT_EVENT_RETENTION_DAYS", 365, minimum=1)
 
 REST_FRAMEWORK = {
@@ -188,9 +174,7 @@ REST_FRAMEWORK = {
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {
-        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}
-    },
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {
         "handlers": ["console"],

@@ -10,813 +10,391 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
+
     initial = True
 
     dependencies = [
-        ("auth", "0012_alter_user_first_name_max_length"),
+        ('auth', '0012_alter_user_first_name_max_length'),
     ]
 
     operations = [
         migrations.CreateModel(
-            name="Group",
+            name='Group',
             fields=[
-                (
-                    "id",
-                    models.UUIDField(
-                        default=uuid.uuid4,
-                        editable=False,
-                        primary_key=True,
-                        serialize=False,
-                    ),
-                ),
-                ("name", models.CharField(max_length=255)),
-                (
-                    "kind",
-                    models.CharField(
-                        choices=[
-                            ("system", "System"),
-                            ("custom", "Custom"),
-                            ("scim", "SCIM"),
-                            ("product", "Product"),
-                        ],
-                        max_length=8,
-                    ),
-                ),
-                (
-                    "system_key",
-                    models.CharField(
-                        blank=True,
-                        choices=[
-                            ("everyone", "Everyone"),
-                            ("admin_center_admins", "Admin Center Administrators"),
-                        ],
-                        max_length=32,
-                        null=True,
-                    ),
-                ),
-                (
-                    "external_id",
-                    models.CharField(blank=True, db_index=True, max_length=255),
-                ),
-                ("scim_released_at", models.DateTimeField(blank=True, null=True)),
-                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
-                ("updated_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ('id', models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
+                ('name', models.CharField(max_length=255)),
+                ('kind', models.CharField(choices=[('system', 'System'), ('custom', 'Custom'), ('scim', 'SCIM'), ('product', 'Product')], max_length=8)),
+                ('system_key', models.CharField(blank=True, choices=[('everyone', 'Everyone'), ('admin_center_admins', 'Admin Center Administrators')], max_length=32, null=True)),
+                ('external_id', models.CharField(blank=True, max_length=255)),
+                ('scim_released_at', models.DateTimeField(blank=True, null=True)),
+                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
+                ('updated_at', models.DateTimeField(default=django.utils.timezone.now)),
             ],
             options={
-                "ordering": ["created_at", "id"],
+                'ordering': ['created_at', 'id'],
             },
         ),
         migrations.CreateModel(
-            name="Organization",
+            name='Organization',
             fields=[
-                (
-                    "id",
-                    models.BigAutoField(
-                        auto_created=True,
-                        primary_key=True,
-                        serialize=False,
-                        verbose_name="ID",
-                    ),
-                ),
-                ("slug", models.SlugField(max_length=64, unique=True)),
-                ("name", models.CharField(max_length=200)),
-                (
-                    "provisioning_mode",
-                    models.CharField(
-                        choices=[
-                            ("jit", "Just-in-time (SSO login)"),
-                            ("scim", "SCIM (pushed by the IdP)"),
-                        ],
-                        default="jit",
-                        max_length=8,
-                    ),
-                ),
-                (
-                    "on_scim_deactivate",
-                    models.CharField(
-                        choices=[
-                            ("disable", "Deactivate the user"),
-                            ("delete", "Delete the user"),
-                        ],
-                        default="disable",
-                        max_length=8,
-                    ),
-                ),
-                ("selective_local_login", models.BooleanField(default=False)),
-                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
-                (
-                    "created_by",
-                    models.CharField(
-                        blank=True,
-                        help_text="Label of the actor who created it.",
-                        max_length=255,
-                    ),
-                ),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('slug', models.SlugField(max_length=64, unique=True)),
+                ('name', models.CharField(max_length=200)),
+                ('provisioning_mode', models.CharField(choices=[('jit', 'Just-in-time (SSO login)'), ('scim', 'SCIM (pushed by the IdP)')], default='jit', max_length=8)),
+                ('on_scim_deactivate', models.CharField(choices=[('disable', 'Deactivate the user'), ('delete', 'Delete the user')], default='disable', max_length=8)),
+                ('selective_local_login', models.BooleanField(default=False)),
+                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
+                ('created_by', models.CharField(blank=True, help_text='Label of the actor who created it.', max_length=255)),
             ],
             options={
-                "ordering": ["name"],
+                'ordering': ['name'],
             },
         ),
         migrations.CreateModel(
-            name="Product",
+            name='Product',
             fields=[
-                (
-                    "id",
-                    models.BigAutoField(
-                        auto_created=True,
-                        primary_key=True,
-                        serialize=False,
-                        verbose_name="ID",
-                    ),
-                ),
-                ("code", models.SlugField(max_length=64, unique=True)),
-                ("name", models.CharField(max_length=200)),
-                ("supports_custom_roles", models.BooleanField(default=True)),
-                ("has_projects", models.BooleanField(default=False)),
-                ("supports_teams", models.BooleanField(default=False)),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('code', models.SlugField(max_length=64, unique=True)),
+                ('name', models.CharField(max_length=200)),
+                ('supports_custom_roles', models.BooleanField(default=True)),
+                ('has_projects', models.BooleanField(default=False)),
+                ('supports_teams', models.BooleanField(default=False)),
             ],
             options={
-                "ordering": ["name"],
+                'ordering': ['name'],
             },
         ),
         migrations.CreateModel(
-            name="User",
+            name='User',
             fields=[
-                ("password", models.CharField(max_length=128, verbose_name="password")),
-                (
-                    "last_login",
-                    models.DateTimeField(
-                        blank=True, null=True, verbose_name="last login"
-                    ),
-                ),
-                (
-                    "is_superuser",
-                    models.BooleanField(
-                        default=False,
-                        help_text="Designates that this user has all permissions without explicitly assigning them.",
-                        verbose_name="superuser status",
-                    ),
-                ),
-                (
-                    "id",
-                    models.UUIDField(
-                        default=uuid.uuid4,
-                        editable=False,
-                        primary_key=True,
-                        serialize=False,
-                    ),
-                ),
-                ("email", models.EmailField(max_length=254, unique=True)),
-                ("given_name", models.CharField(blank=True, max_length=150)),
-                ("family_name", models.CharField(blank=True, max_length=150)),
-                ("display_name", models.CharField(blank=True, max_length=300)),
-                (
-                    "external_id",
-                    models.CharField(blank=True, db_index=True, max_length=255),
-                ),
-                ("title", models.CharField(blank=True, max_length=200)),
-                ("department", models.CharField(blank=True, max_length=200)),
-                ("employee_number", models.CharField(blank=True, max_length=100)),
-                ("scim_attributes", models.JSONField(blank=True, default=dict)),
-                ("is_active", models.BooleanField(default=True)),
-                (
-                    "is_staff",
-                    models.BooleanField(
-                        default=False,
-                        help_text="Platform operator: may use Django admin.",
-                    ),
-                ),
-                (
-                    "source",
-                    models.CharField(
-                        choices=[
-                            ("manual", "Manual"),
-                            ("invited", "Invited"),
-                            ("jit", "JIT"),
-                            ("scim", "SCIM"),
-                        ],
-                        default="manual",
-                        max_length=8,
-                    ),
-                ),
-                ("scim_released_at", models.DateTimeField(blank=True, null=True)),
-                ("deactivated_at", models.DateTimeField(blank=True, null=True)),
-                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
-                (
-                    "updated_at",
-                    models.DateTimeField(
-                        db_index=True, default=django.utils.timezone.now
-                    ),
-                ),
-                (
-                    "groups",
-                    models.ManyToManyField(
-                        blank=True,
-                        help_text="The groups this user belongs to. A user will get all permissions granted to each of their groups.",
-                        related_name="user_set",
-                        related_query_name="user",
-                        to="auth.group",
-                        verbose_name="groups",
-                    ),
-                ),
-                (
-                    "manager",
-                    models.ForeignKey(
-                        blank=True,
-                        null=True,
-                        on_delete=django.db.models.deletion.SET_NULL,
-                        related_name="reports",
-                        to=settings.AUTH_USER_MODEL,
-                    ),
-                ),
-                (
-                    "user_permissions",
-                    models.ManyToManyField(
-                        blank=True,
-                        help_text="Specific permissions for this user.",
-                        related_name="user_set",
-                        related_query_name="user",
-                        to="auth.permission",
-                        verbose_name="user permissions",
-                    ),
-                ),
-                (
-                    "home_organization",
-                    models.ForeignKey(
-                        blank=True,
-                        null=True,
-                        on_delete=django.db.models.deletion.CASCADE,
-                        related_name="home_users",
-                        to="admincenter.organization",
-                    ),
-                ),
+                ('password', models.CharField(max_length=128, verbose_name='password')),
+                ('last_login', models.DateTimeField(blank=True, null=True, verbose_name='last login')),
+                ('is_superuser', models.BooleanField(default=False, help_text='Designates that this user has all permissions without explicitly assigning them.', verbose_name='superuser status')),
+                ('id', models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
+                ('email', models.EmailField(max_length=254, unique=True)),
+                ('given_name', models.CharField(blank=True, max_length=150)),
+                ('family_name', models.CharField(blank=True, max_length=150)),
+                ('display_name', models.CharField(blank=True, max_length=300)),
+                ('external_id', models.CharField(blank=True, max_length=255)),
+                ('title', models.CharField(blank=True, max_length=200)),
+                ('department', models.CharField(blank=True, max_length=200)),
+                ('employee_number', models.CharField(blank=True, max_length=100)),
+                ('scim_attributes', models.JSONField(blank=True, default=dict)),
+                ('is_active', models.BooleanField(default=True)),
+                ('is_staff', models.BooleanField(default=False, help_text='Platform operator: may use Django admin.')),
+                ('source', models.CharField(choices=[('manual', 'Manual'), ('invited', 'Invited'), ('jit', 'JIT'), ('scim', 'SCIM')], default='manual', max_length=8)),
+                ('scim_released_at', models.DateTimeField(blank=True, null=True)),
+                ('deactivated_at', models.DateTimeField(blank=True, null=True)),
+                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
+                ('updated_at', models.DateTimeField(db_index=True, default=django.utils.timezone.now)),
+                ('groups', models.ManyToManyField(blank=True, help_text='The groups this user belongs to. A user will get all permissions granted to each of their groups.', related_name='user_set', related_query_name='user', to='auth.group', verbose_name='groups')),
+                ('manager', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='reports', to=settings.AUTH_USER_MODEL)),
+                ('user_permissions', models.ManyToManyField(blank=True, help_text='Specific permissions for this user.', related_name='user_set', related_query_name='user', to='auth.permission', verbose_name='user permissions')),
+                ('home_organization', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='home_users', to='admincenter.organization')),
             ],
             options={
-                "ordering": ["created_at", "id"],
+                'ordering': ['created_at', 'id'],
             },
             managers=[
-                ("objects", admincenter.models.UserManager()),
+                ('objects', admincenter.models.UserManager()),
             ],
         ),
         migrations.CreateModel(
-            name="GroupMembership",
+            name='GroupMembership',
             fields=[
-                (
-                    "id",
-                    models.BigAutoField(
-                        auto_created=True,
-                        primary_key=True,
-                        serialize=False,
-                        verbose_name="ID",
-                    ),
-                ),
-                (
-                    "managed_by",
-                    models.CharField(
-                        choices=[
-                            ("system", "System"),
-                            ("scim", "SCIM"),
-                            ("admin", "Admin"),
-                            ("jit", "JIT"),
-                        ],
-                        max_length=8,
-                    ),
-                ),
-                ("added_at", models.DateTimeField(default=django.utils.timezone.now)),
-                ("added_by", models.CharField(blank=True, max_length=255)),
-                (
-                    "group",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.CASCADE,
-                        related_name="memberships",
-                        to="admincenter.group",
-                    ),
-                ),
-                (
-                    "user",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.CASCADE,
-                        related_name="group_memberships",
-                        to=settings.AUTH_USER_MODEL,
-                    ),
-                ),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('managed_by', models.CharField(choices=[('system', 'System'), ('scim', 'SCIM'), ('admin', 'Admin'), ('jit', 'JIT')], max_length=8)),
+                ('added_at', models.DateTimeField(default=django.utils.timezone.now)),
+                ('added_by', models.CharField(blank=True, max_length=255)),
+                ('group', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='memberships', to='admincenter.group')),
+                ('user', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='group_memberships', to=settings.AUTH_USER_MODEL)),
             ],
         ),
         migrations.AddField(
-            model_name="group",
-            name="members",
-            field=models.ManyToManyField(
-                related_name="member_of",
-                through="admincenter.GroupMembership",
-                to=settings.AUTH_USER_MODEL,
-            ),
+            model_name='group',
+            name='members',
+            field=models.ManyToManyField(related_name='member_of', through='admincenter.GroupMembership', to=settings.AUTH_USER_MODEL),
         ),
         migrations.AddField(
-            model_name="group",
-            name="organization",
-            field=models.ForeignKey(
-                on_delete=django.db.models.deletion.CASCADE,
-                related_name="groups",
-                to="admincenter.organization",
-            ),
+            model_name='group',
+            name='organization',
+            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='groups', to='admincenter.organization'),
         ),
         migrations.CreateModel(
-            name="AuditEvent",
+            name='AuditHourlyRollup',
             fields=[
-                (
-                    "id",
-                    models.BigAutoField(
-                        auto_created=True,
-                        primary_key=True,
-                        serialize=False,
-                        verbose_name="ID",
-                    ),
-                ),
-                (
-                    "occurred_at",
-                    models.DateTimeField(default=django.utils.timezone.now),
-                ),
-                (
-                    "actor_type",
-                    models.CharField(
-                        choices=[
-                            ("admin_user", "Admin"),
-                            ("scim_token", "SCIM token"),
-                            ("system", "System"),
-                            ("operator", "Operator"),
-                            ("jit_login", "JIT login"),
-                        ],
-                        max_length=16,
-                    ),
-                ),
-                ("actor_id", models.CharField(blank=True, max_length=64)),
-                ("actor_label", models.CharField(blank=True, max_length=255)),
-                ("action", models.CharField(max_length=64)),
-                ("target_type", models.CharField(blank=True, max_length=32)),
-                ("target_id", models.CharField(blank=True, max_length=64)),
-                ("target_label", models.CharField(blank=True, max_length=255)),
-                ("before", models.JSONField(blank=True, default=dict)),
-                ("after", models.JSONField(blank=True, default=dict)),
-                (
-                    "outcome",
-                    models.CharField(
-                        choices=[
-                            ("success", "Success"),
-                            ("denied", "Denied"),
-                            ("failed", "Failed"),
-                        ],
-                        default="success",
-                        max_length=8,
-                    ),
-                ),
-                (
-                    "status_code",
-                    models.PositiveSmallIntegerField(blank=True, null=True),
-                ),
-                ("request_id", models.CharField(blank=True, max_length=64)),
-                ("ip", models.GenericIPAddressField(blank=True, null=True)),
-                ("user_agent", models.CharField(blank=True, max_length=512)),
-                ("summary", models.CharField(blank=True, max_length=500)),
-                ("processed_at", models.DateTimeField(blank=True, null=True)),
-                (
-                    "organization",
-                    models.ForeignKey(
-                        blank=True,
-                        null=True,
-                        on_delete=django.db.models.deletion.SET_NULL,
-                        related_name="audit_events",
-                        to="admincenter.organization",
-                    ),
-                ),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('hour', models.DateTimeField()),
+                ('requests', models.PositiveIntegerField(default=0)),
+                ('errors', models.PositiveIntegerField(default=0)),
+                ('errors_by_type', models.JSONField(blank=True, default=dict)),
+                ('users_created', models.PositiveIntegerField(default=0)),
+                ('users_updated', models.PositiveIntegerField(default=0)),
+                ('users_deprovisioned', models.PositiveIntegerField(default=0)),
+                ('groups_created', models.PositiveIntegerField(default=0)),
+                ('groups_updated', models.PositiveIntegerField(default=0)),
+                ('groups_deleted', models.PositiveIntegerField(default=0)),
+                ('organization', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='audit_rollups', to='admincenter.organization')),
             ],
             options={
-                "ordering": ["-occurred_at", "-id"],
+                'ordering': ['-hour'],
             },
         ),
         migrations.CreateModel(
-            name="OrgMembership",
+            name='AuditEvent',
             fields=[
-                (
-                    "id",
-                    models.BigAutoField(
-                        auto_created=True,
-                        primary_key=True,
-                        serialize=False,
-                        verbose_name="ID",
-                    ),
-                ),
-                ("invited_by", models.CharField(blank=True, max_length=255)),
-                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
-                ("accepted_at", models.DateTimeField(blank=True, null=True)),
-                (
-                    "organization",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.CASCADE,
-                        related_name="collaborators",
-                        to="admincenter.organization",
-                    ),
-                ),
-                (
-                    "user",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.CASCADE,
-                        related_name="collaborations",
-                        to=settings.AUTH_USER_MODEL,
-                    ),
-                ),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('occurred_at', models.DateTimeField(default=django.utils.timezone.now)),
+                ('actor_type', models.CharField(choices=[('admin_user', 'Admin'), ('scim_token', 'SCIM token'), ('system', 'System'), ('operator', 'Operator'), ('jit_login', 'JIT login')], max_length=16)),
+                ('actor_id', models.CharField(blank=True, max_length=64)),
+                ('actor_label', models.CharField(blank=True, max_length=255)),
+                ('action', models.CharField(max_length=64)),
+                ('target_type', models.CharField(blank=True, max_length=32)),
+                ('target_id', models.CharField(blank=True, max_length=64)),
+                ('target_label', models.CharField(blank=True, max_length=255)),
+                ('before', models.JSONField(blank=True, default=dict)),
+                ('after', models.JSONField(blank=True, default=dict)),
+                ('outcome', models.CharField(choices=[('success', 'Success'), ('denied', 'Denied'), ('failed', 'Failed')], default='success', max_length=8)),
+                ('status_code', models.PositiveSmallIntegerField(blank=True, null=True)),
+                ('request_id', models.CharField(blank=True, max_length=64)),
+                ('ip', models.GenericIPAddressField(blank=True, null=True)),
+                ('user_agent', models.CharField(blank=True, max_length=512)),
+                ('summary', models.CharField(blank=True, max_length=500)),
+                ('processed_at', models.DateTimeField(blank=True, null=True)),
+                ('organization', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='audit_events', to='admincenter.organization')),
+            ],
+            options={
+                'ordering': ['-occurred_at', '-id'],
+            },
+        ),
+        migrations.CreateModel(
+            name='OrgMembership',
+            fields=[
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('invited_by', models.CharField(blank=True, max_length=255)),
+                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
+                ('accepted_at', models.DateTimeField(blank=True, null=True)),
+                ('organization', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='collaborators', to='admincenter.organization')),
+                ('user', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='collaborations', to=settings.AUTH_USER_MODEL)),
             ],
         ),
         migrations.CreateModel(
-            name="ProductInstance",
+            name='ProductInstance',
             fields=[
-                (
-                    "id",
-                    models.BigAutoField(
-                        auto_created=True,
-                        primary_key=True,
-                        serialize=False,
-                        verbose_name="ID",
-                    ),
-                ),
-                ("nickname", models.CharField(max_length=100)),
-                ("instance_id", models.CharField(max_length=64, unique=True)),
-                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
-                (
-                    "organization",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.CASCADE,
-                        related_name="product_instances",
-                        to="admincenter.organization",
-                    ),
-                ),
-                (
-                    "product",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.PROTECT,
-                        related_name="instances",
-                        to="admincenter.product",
-                    ),
-                ),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('nickname', models.CharField(max_length=100)),
+                ('instance_id', models.CharField(max_length=64, unique=True)),
+                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
+                ('organization', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='product_instances', to='admincenter.organization')),
+                ('product', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='instances', to='admincenter.product')),
             ],
             options={
-                "ordering": ["product__name", "nickname"],
+                'ordering': ['product__name', 'nickname'],
             },
         ),
         migrations.AddField(
-            model_name="group",
-            name="product_instance",
-            field=models.ForeignKey(
-                blank=True,
-                null=True,
-                on_delete=django.db.models.deletion.CASCADE,
-                related_name="product_groups",
-                to="admincenter.productinstance",
-            ),
+            model_name='group',
+            name='product_instance',
+            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='product_groups', to='admincenter.productinstance'),
         ),
         migrations.CreateModel(
-            name="Role",
+            name='Role',
             fields=[
-                (
-                    "id",
-                    models.BigAutoField(
-                        auto_created=True,
-                        primary_key=True,
-                        serialize=False,
-                        verbose_name="ID",
-                    ),
-                ),
-                ("key", models.SlugField(max_length=64)),
-                ("name", models.CharField(max_length=200)),
-                (
-                    "kind",
-                    models.CharField(
-                        choices=[("system", "System"), ("custom", "Custom")],
-                        default="system",
-                        max_length=8,
-                    ),
-                ),
-                ("description", models.TextField(blank=True)),
-                (
-                    "product",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.CASCADE,
-                        related_name="roles",
-                        to="admincenter.product",
-                    ),
-                ),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('key', models.SlugField(max_length=64)),
+                ('name', models.CharField(max_length=200)),
+                ('kind', models.CharField(choices=[('system', 'System'), ('custom', 'Custom')], default='system', max_length=8)),
+                ('description', models.TextField(blank=True)),
+                ('product', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='roles', to='admincenter.product')),
             ],
             options={
-                "ordering": ["product__name", "id"],
+                'ordering': ['product__name', 'id'],
             },
         ),
         migrations.CreateModel(
-            name="GroupGrant",
+            name='GroupGrant',
             fields=[
-                (
-                    "id",
-                    models.BigAutoField(
-                        auto_created=True,
-                        primary_key=True,
-                        serialize=False,
-                        verbose_name="ID",
-                    ),
-                ),
-                ("granted_by", models.CharField(blank=True, max_length=255)),
-                ("granted_at", models.DateTimeField(default=django.utils.timezone.now)),
-                (
-                    "group",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.CASCADE,
-                        related_name="grants",
-                        to="admincenter.group",
-                    ),
-                ),
-                (
-                    "product_instance",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.CASCADE,
-                        related_name="grants",
-                        to="admincenter.productinstance",
-                    ),
-                ),
-                (
-                    "role",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.PROTECT,
-                        related_name="grants",
-                        to="admincenter.role",
-                    ),
-                ),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('granted_by', models.CharField(blank=True, max_length=255)),
+                ('granted_at', models.DateTimeField(default=django.utils.timezone.now)),
+                ('group', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='grants', to='admincenter.group')),
+                ('product_instance', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='grants', to='admincenter.productinstance')),
+                ('role', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='grants', to='admincenter.role')),
             ],
         ),
         migrations.AddField(
-            model_name="group",
-            name="role",
-            field=models.ForeignKey(
-                blank=True,
-                null=True,
-                on_delete=django.db.models.deletion.PROTECT,
-                related_name="product_groups",
-                to="admincenter.role",
-            ),
+            model_name='group',
+            name='role',
+            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='product_groups', to='admincenter.role'),
         ),
         migrations.CreateModel(
-            name="SsoConnection",
+            name='ScimRequestLog',
             fields=[
-                (
-                    "id",
-                    models.BigAutoField(
-                        auto_created=True,
-                        primary_key=True,
-                        serialize=False,
-                        verbose_name="ID",
-                    ),
-                ),
-                ("name", models.CharField(max_length=100)),
-                (
-                    "protocol",
-                    models.CharField(
-                        choices=[("saml", "SAML 2.0"), ("oidc", "OpenID Connect")],
-                        max_length=4,
-                    ),
-                ),
-                ("settings", models.JSONField(blank=True, default=dict)),
-                ("scim_enabled", models.BooleanField(default=False)),
-                ("scim_enabled_at", models.DateTimeField(blank=True, null=True)),
-                ("scim_enabled_by", models.CharField(blank=True, max_length=255)),
-                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
-                (
-                    "organization",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.CASCADE,
-                        related_name="sso_connections",
-                        to="admincenter.organization",
-                    ),
-                ),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('occurred_at', models.DateTimeField(default=django.utils.timezone.now)),
+                ('token_prefix', models.CharField(blank=True, max_length=32)),
+                ('method', models.CharField(max_length=8)),
+                ('path', models.CharField(max_length=512)),
+                ('status_code', models.PositiveSmallIntegerField()),
+                ('scim_type', models.CharField(blank=True, max_length=32)),
+                ('duration_ms', models.PositiveIntegerField(default=0)),
+                ('request_id', models.CharField(blank=True, max_length=64)),
+                ('ip', models.GenericIPAddressField(blank=True, null=True)),
+                ('user_agent', models.CharField(blank=True, max_length=512)),
+                ('idp', models.CharField(blank=True, max_length=32)),
+                ('summary', models.CharField(blank=True, max_length=500)),
+                ('event_count', models.PositiveIntegerField(default=0)),
+                ('processed_at', models.DateTimeField(blank=True, null=True)),
+                ('organization', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='scim_requests', to='admincenter.organization')),
             ],
             options={
-                "ordering": ["created_at", "id"],
+                'ordering': ['-occurred_at', '-id'],
             },
         ),
         migrations.CreateModel(
-            name="ScimToken",
+            name='SsoConnection',
             fields=[
-                (
-                    "id",
-                    models.BigAutoField(
-                        auto_created=True,
-                        primary_key=True,
-                        serialize=False,
-                        verbose_name="ID",
-                    ),
-                ),
-                ("label", models.CharField(max_length=100)),
-                ("token_prefix", models.CharField(max_length=32, unique=True)),
-                ("token_hash", models.CharField(max_length=64, unique=True)),
-                ("created_by", models.CharField(blank=True, max_length=255)),
-                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
-                ("last_used_at", models.DateTimeField(blank=True, null=True)),
-                ("expires_at", models.DateTimeField(blank=True, null=True)),
-                ("revoked_at", models.DateTimeField(blank=True, null=True)),
-                ("revoked_by", models.CharField(blank=True, max_length=255)),
-                (
-                    "organization",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.CASCADE,
-                        related_name="scim_tokens",
-                        to="admincenter.organization",
-                    ),
-                ),
-                (
-                    "sso_connection",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.CASCADE,
-                        related_name="scim_tokens",
-                        to="admincenter.ssoconnection",
-                    ),
-                ),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('name', models.CharField(max_length=100)),
+                ('protocol', models.CharField(choices=[('saml', 'SAML 2.0'), ('oidc', 'OpenID Connect')], max_length=4)),
+                ('settings', models.JSONField(blank=True, default=dict)),
+                ('scim_enabled', models.BooleanField(default=False)),
+                ('scim_enabled_at', models.DateTimeField(blank=True, null=True)),
+                ('scim_enabled_by', models.CharField(blank=True, max_length=255)),
+                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
+                ('organization', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='sso_connections', to='admincenter.organization')),
             ],
             options={
-                "ordering": ["-created_at", "-id"],
+                'ordering': ['created_at', 'id'],
+            },
+        ),
+        migrations.CreateModel(
+            name='ScimToken',
+            fields=[
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('label', models.CharField(max_length=100)),
+                ('token_prefix', models.CharField(max_length=32, unique=True)),
+                ('token_hash', models.CharField(max_length=64, unique=True)),
+                ('created_by', models.CharField(blank=True, max_length=255)),
+                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
+                ('last_used_at', models.DateTimeField(blank=True, null=True)),
+                ('expires_at', models.DateTimeField(blank=True, null=True)),
+                ('revoked_at', models.DateTimeField(blank=True, null=True)),
+                ('revoked_by', models.CharField(blank=True, max_length=255)),
+                ('organization', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='scim_tokens', to='admincenter.organization')),
+                ('sso_connection', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='scim_tokens', to='admincenter.ssoconnection')),
+            ],
+            options={
+                'ordering': ['-created_at', '-id'],
             },
         ),
         migrations.AddField(
-            model_name="group",
-            name="scim_connection",
-            field=models.ForeignKey(
-                blank=True,
-                null=True,
-                on_delete=django.db.models.deletion.SET_NULL,
-                related_name="scim_groups",
-                to="admincenter.ssoconnection",
-            ),
+            model_name='group',
+            name='scim_connection',
+            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='scim_groups', to='admincenter.ssoconnection'),
         ),
         migrations.AddField(
-            model_name="user",
-            name="scim_connection",
-            field=models.ForeignKey(
-                blank=True,
-                null=True,
-                on_delete=django.db.models.deletion.SET_NULL,
-                related_name="scim_users",
-                to="admincenter.ssoconnection",
-            ),
+            model_name='user',
+            name='scim_connection',
+            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='scim_users', to='admincenter.ssoconnection'),
         ),
         migrations.CreateModel(
-            name="SsoDomain",
+            name='SsoDomain',
             fields=[
-                (
-                    "id",
-                    models.BigAutoField(
-                        auto_created=True,
-                        primary_key=True,
-                        serialize=False,
-                        verbose_name="ID",
-                    ),
-                ),
-                ("domain", models.CharField(max_length=253, unique=True)),
-                (
-                    "connection",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.CASCADE,
-                        related_name="domains",
-                        to="admincenter.ssoconnection",
-                    ),
-                ),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('domain', models.CharField(max_length=253, unique=True)),
+                ('connection', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='domains', to='admincenter.ssoconnection')),
             ],
             options={
-                "ordering": ["domain"],
+                'ordering': ['domain'],
             },
         ),
         migrations.AddIndex(
-            model_name="groupmembership",
-            index=models.Index(fields=["user", "group"], name="membership_user_idx"),
+            model_name='groupmembership',
+            index=models.Index(fields=['user', 'group'], name='membership_user_idx'),
         ),
         migrations.AddConstraint(
-            model_name="groupmembership",
-            constraint=models.UniqueConstraint(
-                fields=("group", "user"), name="group_membership_unique"
-            ),
+            model_name='groupmembership',
+            constraint=models.UniqueConstraint(fields=('group', 'user'), name='group_membership_unique'),
+        ),
+        migrations.AddConstraint(
+            model_name='audithourlyrollup',
+            constraint=models.UniqueConstraint(fields=('organization', 'hour'), name='rollup_unique_per_hour'),
         ),
         migrations.AddIndex(
-            model_name="auditevent",
-            index=models.Index(
-                fields=["organization", "-occurred_at", "-id"],
-                name="audit_org_time_idx",
-            ),
+            model_name='auditevent',
+            index=models.Index(fields=['organization', '-occurred_at', '-id'], name='audit_org_time_idx'),
         ),
         migrations.AddIndex(
-            model_name="auditevent",
-            index=models.Index(
-                condition=models.Q(("processed_at", None)),
-                fields=["processed_at", "id"],
-                name="audit_pending_idx",
-            ),
+            model_name='auditevent',
+            index=models.Index(condition=models.Q(('processed_at', None)), fields=['processed_at', 'id'], name='audit_pending_idx'),
         ),
         migrations.AddIndex(
-            model_name="auditevent",
-            index=models.Index(fields=["request_id"], name="audit_request_idx"),
+            model_name='auditevent',
+            index=models.Index(fields=['request_id'], name='audit_request_idx'),
         ),
         migrations.AddConstraint(
-            model_name="orgmembership",
-            constraint=models.UniqueConstraint(
-                fields=("user", "organization"), name="org_membership_unique"
-            ),
+            model_name='orgmembership',
+            constraint=models.UniqueConstraint(fields=('user', 'organization'), name='org_membership_unique'),
         ),
         migrations.AddConstraint(
-            model_name="productinstance",
-            constraint=models.UniqueConstraint(
-                models.F("organization"),
-                models.F("product"),
-                django.db.models.functions.text.Lower("nickname"),
-                name="instance_nickname_unique_per_product",
-            ),
+            model_name='productinstance',
+            constraint=models.UniqueConstraint(models.F('organization'), models.F('product'), django.db.models.functions.text.Lower('nickname'), name='instance_nickname_unique_per_product'),
         ),
         migrations.AddConstraint(
-            model_name="role",
-            constraint=models.UniqueConstraint(
-                fields=("product", "key"), name="role_key_unique_per_product"
-            ),
+            model_name='role',
+            constraint=models.UniqueConstraint(fields=('product', 'key'), name='role_key_unique_per_product'),
         ),
         migrations.AddConstraint(
-            model_name="groupgrant",
-            constraint=models.UniqueConstraint(
-                fields=("group", "product_instance", "role"), name="group_grant_unique"
-            ),
-        ),
-        migrations.AddConstraint(
-            model_name="ssoconnection",
-            constraint=models.UniqueConstraint(
-                django.db.models.functions.text.Lower("name"),
-                models.F("organization"),
-                name="sso_connection_name_unique_per_org",
-            ),
-        ),
-        migrations.AddConstraint(
-            model_name="ssoconnection",
-            constraint=models.UniqueConstraint(
-                condition=models.Q(("scim_enabled", True)),
-                fields=("organization",),
-                name="one_scim_connection_per_org",
-            ),
+            model_name='groupgrant',
+            constraint=models.UniqueConstraint(fields=('group', 'product_instance', 'role'), name='group_grant_unique'),
         ),
         migrations.AddIndex(
-            model_name="group",
-            index=models.Index(
-                fields=["organization", "kind", "created_at", "id"],
-                name="group_org_kind_order_idx",
-            ),
-        ),
-        migrations.AddConstraint(
-            model_name="group",
-            constraint=models.UniqueConstraint(
-                models.F("organization"),
-                django.db.models.functions.text.Lower("name"),
-                name="group_name_ci_unique_per_org",
-            ),
-        ),
-        migrations.AddConstraint(
-            model_name="group",
-            constraint=models.UniqueConstraint(
-                condition=models.Q(("system_key__isnull", False)),
-                fields=("organization", "system_key"),
-                name="one_system_group_per_key",
-            ),
-        ),
-        migrations.AddConstraint(
-            model_name="group",
-            constraint=models.UniqueConstraint(
-                condition=models.Q(("kind", "product")),
-                fields=("product_instance", "role"),
-                name="one_product_group_per_instance_role",
-            ),
-        ),
-        migrations.AddConstraint(
-            model_name="group",
-            constraint=models.CheckConstraint(
-                condition=models.Q(
-                    models.Q(("kind", "system"), ("system_key__isnull", False)),
-                    models.Q(
-                        models.Q(("kind", "system"), _negated=True),
-                        ("system_key__isnull", True),
-                    ),
-                    _connector="OR",
-                ),
-                name="system_key_iff_system_group",
-            ),
+            model_name='scimrequestlog',
+            index=models.Index(fields=['organization', '-occurred_at', '-id'], name='scimlog_org_time_idx'),
         ),
         migrations.AddIndex(
-            model_name="user",
-            index=models.Index(
-                fields=["home_organization", "created_at", "id"],
-                name="user_org_order_idx",
-            ),
+            model_name='scimrequestlog',
+            index=models.Index(condition=models.Q(('processed_at', None)), fields=['processed_at', 'id'], name='scimlog_pending_idx'),
+        ),
+        migrations.AddIndex(
+            model_name='scimrequestlog',
+            index=models.Index(fields=['request_id'], name='scimlog_request_idx'),
         ),
         migrations.AddConstraint(
-            model_name="user",
-            constraint=models.UniqueConstraint(
-                django.db.models.functions.text.Lower("email"),
-                name="user_email_ci_unique",
-            ),
+            model_name='ssoconnection',
+            constraint=models.UniqueConstraint(django.db.models.functions.text.Lower('name'), models.F('organization'), name='sso_connection_name_unique_per_org'),
+        ),
+        migrations.AddConstraint(
+            model_name='ssoconnection',
+            constraint=models.UniqueConstraint(condition=models.Q(('scim_enabled', True)), fields=('organization',), name='one_scim_connection_per_org'),
+        ),
+        migrations.AddIndex(
+            model_name='group',
+            index=models.Index(fields=['organization', 'kind', 'created_at', 'id'], name='group_org_kind_order_idx'),
+        ),
+        migrations.AddConstraint(
+            model_name='group',
+            constraint=models.UniqueConstraint(models.F('organization'), django.db.models.functions.text.Lower('name'), name='group_name_ci_unique_per_org'),
+        ),
+        migrations.AddConstraint(
+            model_name='group',
+            constraint=models.UniqueConstraint(condition=models.Q(('system_key__isnull', False)), fields=('organization', 'system_key'), name='one_system_group_per_key'),
+        ),
+        migrations.AddConstraint(
+            model_name='group',
+            constraint=models.UniqueConstraint(condition=models.Q(('kind', 'product')), fields=('product_instance', 'role'), name='one_product_group_per_instance_role'),
+        ),
+        migrations.AddConstraint(
+            model_name='group',
+            constraint=models.CheckConstraint(condition=models.Q(models.Q(('kind', 'system'), ('system_key__isnull', False)), models.Q(models.Q(('kind', 'system'), _negated=True), ('system_key__isnull', True)), _connector='OR'), name='system_key_iff_system_group'),
+        ),
+        migrations.AddIndex(
+            model_name='user',
+            index=models.Index(fields=['home_organization', 'created_at', 'id'], name='user_org_order_idx'),
+        ),
+        migrations.AddConstraint(
+            model_name='user',
+            constraint=models.UniqueConstraint(django.db.models.functions.text.Lower('email'), name='user_email_ci_unique'),
         ),
     ]

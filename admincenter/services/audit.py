@@ -12,9 +12,7 @@ from typing import Any
 
 from admincenter.models import ActorType, AuditEvent, Organization, Outcome
 
-SECRET_KEYS = frozenset(
-    {"password", "token", "secret", "token_hash", "raw_token", "client_secret"}
-)
+SECRET_KEYS = frozenset({"password", "token", "secret", "token_hash", "raw_token", "client_secret"})
 
 
 @dataclass(frozen=True)
@@ -52,9 +50,7 @@ class Actor:
     def jit(cls, email: str) -> Actor:
         return cls(type=ActorType.JIT_LOGIN, label=email)
 
-    def with_request(
-        self, *, request_id: str = "", ip: str | None = None, user_agent: str = ""
-    ) -> Actor:
+    def with_request(self, *, request_id: str = "", ip: str | None = None, user_agent: str = "") -> Actor:
         return replace(
             self,
             request_id=request_id[:64],
@@ -74,9 +70,7 @@ def scrub(values: dict[str, Any] | None) -> dict[str, Any]:
     return {k: v for k, v in values.items() if k.lower() not in SECRET_KEYS}
 
 
-def changed_fields(
-    before: dict[str, Any], after: dict[str, Any]
-) -> tuple[dict[str, Any], dict[str, Any]]:
+def changed_fields(before: dict[str, Any], after: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
     """Keep only the keys whose values differ, for compact before/after records."""
     keys = [k for k in after if before.get(k) != after.get(k)]
     return {k: before.get(k) for k in keys}, {k: after.get(k) for k in keys}

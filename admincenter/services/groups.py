@@ -21,8 +21,8 @@ from admincenter.models import (
     GroupKind,
     GroupMembership,
     MembershipOwner,
-    OrgMembership,
     Organization,
+    OrgMembership,
     ProductInstance,
     Role,
     SystemGroupKey,
@@ -49,18 +49,14 @@ def ensure_group_name_free(
     """Names are unique per organization across all kinds, trimmed and compared
     case-insensitively; reserved names are never available (§3.5)."""
     lowered = name.lower()
-    rename_hint = (
-        f"Rename the group on the IdP side (for example {SCIM_GROUP_NAME_PREFIX}{name})"
-    )
+    rename_hint = f"Rename the group on the IdP side (for example {SCIM_GROUP_NAME_PREFIX}{name})"
     if lowered in {n.lower() for n in RESERVED_GROUP_NAMES}:
         if for_scim:
             raise Conflict(
                 f"'{name}' is a reserved group name in the Admin Center. {rename_hint}.",
                 field="name",
             )
-        raise Conflict(
-            f"'{name}' is a reserved group name. Choose another name.", field="name"
-        )
+        raise Conflict(f"'{name}' is a reserved group name. Choose another name.", field="name")
     clash = Group.objects.filter(organization=organization, name__iexact=name)
     if exclude is not None:
         clash = clash.exclude(pk=exclude.pk)
@@ -89,9 +85,7 @@ def ensure_group_name_free(
     )
 
 
-def _validate_custom_name(
-    organization: Organization, name: str, exclude: Group | None = None
-) -> str:
+def _validate_custom_name(organization: Organization, name: str, exclude: Group | None = None) -> str:
     name = normalize_group_name(name)
     if not name:
         raise InvalidValue("The group needs a name.", field="name")
@@ -112,14 +106,10 @@ def save_group_name(group: Group) -> None:
         with transaction.atomic():
             group.save()
     except IntegrityError:
-        raise Conflict(
-            f"A group named '{group.name}' already exists.", field="name"
-        ) from None
+        raise Conflict(f"A group named '{group.name}' already exists.", field="name") from None
 
 
-def group_get(
-    *, organization: Organization, group_id, for_update: bool = False
-) -> Group:
+def group_get(*, organization: Organization, group_id, for_update: bool = False) -> Group:
     groups = Group.objects.filter(organization=organization)
     if for_update:
         groups = groups.select_for_update()
@@ -153,15 +143,11 @@ def _ensure_custom(group: Group, action: str) -> None:
             "Change or remove the group push in the identity provider."
         )
     if group.kind != GroupKind.CUSTOM:
-        raise Forbidden(
-            f"'{group.name}' is a {group.get_kind_display().lower()} group and cannot be {action}d."
-        )
+        raise Forbidden(f"'{group.name}' is a {group.get_kind_display().lower()} group and cannot be {action}d.")
 
 
 @transaction.atomic
-def group_rename(
-    *, organization: Organization, group: Group, name: str, actor: Actor
-) -> Group:
+def group_rename(*, organization: Organization, group: Group, name: str, actor: Actor) -> Group:
     group = group_get(organization=organization, group_id=group.pk, for_update=True)
     _ensure_custom(group, "rename")
     new_name = _validate_custom_name(organization, name, exclude=group)
@@ -205,9 +191,7 @@ def group_delete(*, organization: Organization, group: Group, actor: Actor) -> N
 def _ensure_admin_member_editable(group: Group) -> None:
     """Admins edit members of custom, product and *Admin Center Administrators* groups."""
     if group.system_key == SystemGroupKey.EVERYONE:
-        raise Forbidden(
-            "Everyone contains every user of the organization automatically and cannot be edited."
-        )
+        raise Forbidden("Everyone contains every user of the organization automatically and cannot be edited.")
     if group.kind == GroupKind.SCIM:
         raise Forbidden(
             f"The members of '{group.name}' are managed by your identity provider. "
@@ -224,32 +208,22 @@ def organization_users(*, organization: Organization, user_ids: Iterable) -> lis
         users = list(
             User.objects.filter(pk__in=ids).filter(
                 Q(home_organization=organization)
-                | Q(
-                    pk__in=OrgMembership.objects.filter(
-                        organization=organization
-                    ).values("user_id")
-                )
+                | Q(pk__in=OrgMembership.objects.filter(organization=organization).values("user_id"))
             )
         )
     except ValidationError:  # malformed UUIDs
         raise InvalidValue("Some user ids are not valid.", field="members") from None
     if len(users) != len(ids):
-        raise InvalidValue(
-            "Some users are not members of this organization.", field="members"
-        )
+        raise InvalidValue("Some users are not members of this organization.", field="members")
     return users
 
 
 @transaction.atomic
-def group_members_add(
-    *, organization: Organization, group: Group, user_ids: Iterable, actor: Actor
-) -> int:
+def group_members_add(*, organization: Organization, group: Group, user_ids: Iterable, actor: Actor) -> int:
     group = group_get(organization=organization, group_id=group.pk, for_update=True)
     _ensure_admin_member_editable(group)
     users = organization_users(organization=organization, user_ids=user_ids)
-    existing = set(
-        group.memberships.filter(user__in=users).values_list("user_id", flat=True)
-    )
+    existing = set(group.memberships.filter(user__in=users).values_list("user_id", flat=True))
     new_users = [u for u in users if u.pk not in existing]
     if not new_users:
         return 0
@@ -279,9 +253,7 @@ def group_members_add(
 
 
 @transaction.atomic
-def group_members_remove(
-    *, organization: Organization, group: Group, user_ids: Iterable, actor: Actor
-) -> int:
+def group_members_remove(*, organization: Organization, group: Group, user_ids: Iterable, actor: Actor) -> int:
     group = group_get(organization=organization, group_id=group.pk, for_update=True)
     _ensure_admin_member_editable(group)
     ids = [str(u) for u in user_ids]
@@ -319,13 +291,9 @@ def group_grant_add(
     """Give a custom or SCIM group one or more roles on an instance of this organization."""
     group = group_get(organization=organization, group_id=group.pk, for_update=True)
     if group.kind not in (GroupKind.CUSTOM, GroupKind.SCIM):
-        raise Forbidden(
-            f"The access of the {group.get_kind_display().lower()} group '{group.name}' is fixed."
-        )
+        raise Forbidden(f"The access of the {group.get_kind_display().lower()} group '{group.name}' is fixed.")
     if instance.organization_id != organization.pk:
-        raise NotFound(
-            "No such product instance in this organization.", field="instance"
-        )
+        raise NotFound("No such product instance in this organization.", field="instance")
     if instance.product.code == ADMIN_CENTER_PRODUCT:
         raise Forbidden(
             "Admin Center access is held only through Admin Center Administrators. Add people to that group instead.",
@@ -341,9 +309,9 @@ def group_grant_add(
                 field="roles",
             )
     existing = set(
-        GroupGrant.objects.filter(
-            group=group, product_instance=instance, role__in=roles
-        ).values_list("role_id", flat=True)
+        GroupGrant.objects.filter(group=group, product_instance=instance, role__in=roles).values_list(
+            "role_id", flat=True
+        )
     )
     duplicates = [r.name for r in roles if r.pk in existing]
     if duplicates:
@@ -386,19 +354,15 @@ def group_grant_add(
 
 
 @transaction.atomic
-def group_grant_remove(
-    *, organization: Organization, grant: GroupGrant, actor: Actor
-) -> None:
+def group_grant_remove(*, organization: Organization, grant: GroupGrant, actor: Actor) -> None:
     try:
-        grant = GroupGrant.objects.select_related(
-            "group", "product_instance__product", "role"
-        ).get(pk=grant.pk, group__organization=organization)
+        grant = GroupGrant.objects.select_related("group", "product_instance__product", "role").get(
+            pk=grant.pk, group__organization=organization
+        )
     except GroupGrant.DoesNotExist:
         raise NotFound("No such grant in this organization.") from None
     if grant.group.kind not in (GroupKind.CUSTOM, GroupKind.SCIM):
-        raise Forbidden(
-            f"The access of the {grant.group.get_kind_display().lower()} group is fixed."
-        )
+        raise Forbidden(f"The access of the {grant.group.get_kind_display().lower()} group is fixed.")
     group = grant.group
     before = {
         "instance": str(grant.product_instance),

@@ -52,18 +52,12 @@ def organization_create(
             field="slug",
         )
     if Organization.objects.filter(slug=slug).exists():
-        raise Conflict(
-            f"An organization with the slug '{slug}' already exists.", field="slug"
-        )
+        raise Conflict(f"An organization with the slug '{slug}' already exists.", field="slug")
     try:
         with transaction.atomic():
-            organization = Organization.objects.create(
-                name=name, slug=slug, created_by=actor.display
-            )
+            organization = Organization.objects.create(name=name, slug=slug, created_by=actor.display)
     except IntegrityError:
-        raise Conflict(
-            f"An organization with the slug '{slug}' already exists.", field="slug"
-        ) from None
+        raise Conflict(f"An organization with the slug '{slug}' already exists.", field="slug") from None
 
     Group.objects.create(
         organization=organization,
@@ -134,9 +128,7 @@ def product_instance_create(
     nickname = (nickname or "").strip()
     if not nickname:
         raise InvalidValue("The instance needs a nickname.", field="nickname")
-    if ProductInstance.objects.filter(
-        organization=organization, product=product, nickname__iexact=nickname
-    ).exists():
+    if ProductInstance.objects.filter(organization=organization, product=product, nickname__iexact=nickname).exists():
         raise Conflict(
             f"{product.name} already has an instance named '{nickname}'.",
             field="nickname",
@@ -161,9 +153,7 @@ def product_instance_create(
                 for role in roles
             ]
         )
-        product_groups = Group.objects.filter(
-            product_instance=instance, kind=GroupKind.PRODUCT
-        )
+        product_groups = Group.objects.filter(product_instance=instance, kind=GroupKind.PRODUCT)
         GroupGrant.objects.bulk_create(
             [
                 GroupGrant(
@@ -199,9 +189,7 @@ def system_group(organization: Organization, key: str) -> Group:
     return Group.objects.get(organization=organization, system_key=key)
 
 
-def add_to_everyone(
-    organization: Organization, users: list[User], actor: Actor
-) -> None:
+def add_to_everyone(organization: Organization, users: list[User], actor: Actor) -> None:
     """Every home user is in *Everyone*; the row is owned by the system."""
     everyone = system_group(organization, SystemGroupKey.EVERYONE)
     GroupMembership.objects.bulk_create(
@@ -222,9 +210,7 @@ def _product(code: str) -> Product:
     try:
         return Product.objects.get(code=code)
     except Product.DoesNotExist:
-        raise NotFound(
-            f"There is no product with the code '{code}'.", field="product"
-        ) from None
+        raise NotFound(f"There is no product with the code '{code}'.", field="product") from None
 
 
 def _new_instance_id() -> str:

@@ -25,9 +25,7 @@ from admincenter.models import (
 )
 from admincenter.services.audit import Actor, audit_record
 
-_DOMAIN_RE = re.compile(
-    r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$"
-)
+_DOMAIN_RE = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
 
 
 def normalize_domains(domains) -> list[str]:
@@ -38,9 +36,7 @@ def normalize_domains(domains) -> list[str]:
         if not domain:
             continue
         if not _DOMAIN_RE.match(domain):
-            raise InvalidValue(
-                f"'{domain}' is not a valid domain name.", field="domains"
-            )
+            raise InvalidValue(f"'{domain}' is not a valid domain name.", field="domains")
         if domain in PUBLIC_MAIL_DOMAINS:
             raise InvalidValue(
                 f"'{domain}' is a public mail domain and cannot identify an organization.",
@@ -57,11 +53,7 @@ def _lock_organization(organization: Organization) -> Organization:
 
 
 def _set_domains(connection: SsoConnection, domains: list[str]) -> None:
-    taken = (
-        SsoDomain.objects.filter(domain__in=domains)
-        .exclude(connection=connection)
-        .values_list("domain", flat=True)
-    )
+    taken = SsoDomain.objects.filter(domain__in=domains).exclude(connection=connection).values_list("domain", flat=True)
     taken = sorted(taken)
     if taken:
         raise Conflict(
@@ -107,9 +99,7 @@ def sso_connection_create(
             field="name",
         )
     if organization.sso_connections.filter(name__iexact=name).exists():
-        raise Conflict(
-            f"An SSO connection named '{name}' already exists.", field="name"
-        )
+        raise Conflict(f"An SSO connection named '{name}' already exists.", field="name")
     connection = SsoConnection.objects.create(
         organization=organization, name=name, protocol=protocol, settings=settings or {}
     )
@@ -138,9 +128,7 @@ def sso_connection_update(
     actor: Actor,
 ) -> SsoConnection:
     _lock_organization(organization)
-    connection = SsoConnection.objects.select_for_update().get(
-        pk=connection.pk, organization=organization
-    )
+    connection = SsoConnection.objects.select_for_update().get(pk=connection.pk, organization=organization)
     before = {
         "name": connection.name,
         "protocol": connection.protocol,
@@ -150,14 +138,8 @@ def sso_connection_update(
         name = name.strip()
         if not name:
             raise InvalidValue("The connection needs a name.", field="name")
-        if (
-            organization.sso_connections.filter(name__iexact=name)
-            .exclude(pk=connection.pk)
-            .exists()
-        ):
-            raise Conflict(
-                f"An SSO connection named '{name}' already exists.", field="name"
-            )
+        if organization.sso_connections.filter(name__iexact=name).exclude(pk=connection.pk).exists():
+            raise Conflict(f"An SSO connection named '{name}' already exists.", field="name")
         connection.name = name
     if protocol is not None:
         connection.protocol = _validate_protocol(protocol)
@@ -188,15 +170,11 @@ def sso_connection_update(
 
 
 @transaction.atomic
-def sso_connection_delete(
-    *, organization: Organization, connection: SsoConnection, actor: Actor
-) -> None:
+def sso_connection_delete(*, organization: Organization, connection: SsoConnection, actor: Actor) -> None:
     organization = _lock_organization(organization)
     connection = SsoConnection.objects.get(pk=connection.pk, organization=organization)
     if connection.scim_enabled:
-        raise Forbidden(
-            f"'{connection.name}' is the SCIM connection. Disable SCIM provisioning before deleting it."
-        )
+        raise Forbidden(f"'{connection.name}' is the SCIM connection. Disable SCIM provisioning before deleting it.")
     label = connection.name
     pk = connection.pk
     connection.delete()
@@ -212,14 +190,10 @@ def sso_connection_delete(
 
 
 @transaction.atomic
-def scim_enable(
-    *, organization: Organization, connection: SsoConnection, actor: Actor
-) -> Organization:
+def scim_enable(*, organization: Organization, connection: SsoConnection, actor: Actor) -> Organization:
     """Switch the organization to SCIM mode on ``connection``: JIT and group-claim sync stop."""
     organization = _lock_organization(organization)
-    connection = SsoConnection.objects.select_for_update().get(
-        pk=connection.pk, organization=organization
-    )
+    connection = SsoConnection.objects.select_for_update().get(pk=connection.pk, organization=organization)
     current = organization.sso_connections.filter(scim_enabled=True).first()
     if current is not None:
         if current.pk == connection.pk:
@@ -233,13 +207,9 @@ def scim_enable(
     connection.scim_enabled_by = actor.display
     try:
         with transaction.atomic():
-            connection.save(
-                update_fields=["scim_enabled", "scim_enabled_at", "scim_enabled_by"]
-            )
+            connection.save(update_fields=["scim_enabled", "scim_enabled_at", "scim_enabled_by"])
     except IntegrityError:
-        raise Conflict(
-            "Another connection of this organization already has SCIM enabled."
-        ) from None
+        raise Conflict("Another connection of this organization already has SCIM enabled.") from None
     organization.provisioning_mode = ProvisioningMode.SCIM
     organization.save(update_fields=["provisioning_mode"])
     audit_record(
@@ -258,15 +228,9 @@ def scim_enable(
 def scim_disable_impact(*, organization: Organization) -> dict[str, int]:
     """What disabling SCIM would release (shown before confirming, D6)."""
     return {
-        "users": User.objects.filter(
-            home_organization=organization, scim_connection__isnull=False
-        ).count(),
-        "groups": Group.objects.filter(
-            organization=organization, kind=GroupKind.SCIM
-        ).count(),
-        "tokens": ScimToken.objects.filter(
-            organization=organization, revoked_at__isnull=True
-        ).count(),
+        "users": User.objects.filter(home_organization=organization, scim_connection__isnull=False).count(),
+        "groups": Group.objects.filter(organization=organization, kind=GroupKind.SCIM).count(),
+        "tokens": ScimToken.objects.filter(organization=organization, revoked_at__isnull=True).count(),
     }
 
 
@@ -277,16 +241,16 @@ def scim_disable(*, organization: Organization, actor: Actor) -> dict[str, int]:
     if organization.provisioning_mode != ProvisioningMode.SCIM:
         raise Conflict("SCIM provisioning is not enabled for this organization.")
     now = timezone.now()
-    tokens = ScimToken.objects.filter(
-        organization=organization, revoked_at__isnull=True
-    ).update(revoked_at=now, revoked_by=actor.display)
-    users = User.objects.filter(
-        home_organization=organization, scim_connection__isnull=False
-    ).update(scim_connection=None, scim_released_at=now)
+    tokens = ScimToken.objects.filter(organization=organization, revoked_at__isnull=True).update(
+        revoked_at=now, revoked_by=actor.display
+    )
+    users = User.objects.filter(home_organization=organization, scim_connection__isnull=False).update(
+        scim_connection=None, scim_released_at=now
+    )
     scim_groups = Group.objects.filter(organization=organization, kind=GroupKind.SCIM)
-    memberships = GroupMembership.objects.filter(
-        group__in=scim_groups, managed_by=MembershipOwner.SCIM
-    ).update(managed_by=MembershipOwner.ADMIN)
+    memberships = GroupMembership.objects.filter(group__in=scim_groups, managed_by=MembershipOwner.SCIM).update(
+        managed_by=MembershipOwner.ADMIN
+    )
     groups = scim_groups.update(
         kind=GroupKind.CUSTOM,
         scim_connection=None,
@@ -328,17 +292,9 @@ def provisioning_mode_set(
     if mode == ProvisioningMode.SCIM:
         if connection is None:
             if not organization.sso_connections.exists():
-                raise Forbidden(
-                    "SCIM needs an SSO connection: add one first.", field="connection"
-                )
-            raise InvalidValue(
-                "Choose the SSO connection that carries SCIM.", field="connection"
-            )
-        return scim_enable(
-            organization=organization, connection=connection, actor=actor
-        )
+                raise Forbidden("SCIM needs an SSO connection: add one first.", field="connection")
+            raise InvalidValue("Choose the SSO connection that carries SCIM.", field="connection")
+        return scim_enable(organization=organization, connection=connection, actor=actor)
     if mode == ProvisioningMode.JIT:
         return scim_disable(organization=organization, actor=actor)
-    raise InvalidValue(
-        f"Unknown provisioning mode '{mode}': use jit or scim.", field="mode"
-    )
+    raise InvalidValue(f"Unknown provisioning mode '{mode}': use jit or scim.", field="mode")

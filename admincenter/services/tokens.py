@@ -43,9 +43,9 @@ def hash_token(raw: str) -> str:
 
 def live_tokens(organization: Organization):
     now = timezone.now()
-    return ScimToken.objects.filter(
-        organization=organization, revoked_at__isnull=True
-    ).filter(Q(expires_at__isnull=True) | Q(expires_at__gt=now))
+    return ScimToken.objects.filter(organization=organization, revoked_at__isnull=True).filter(
+        Q(expires_at__isnull=True) | Q(expires_at__gt=now)
+    )
 
 
 @transaction.atomic
@@ -66,9 +66,7 @@ def scim_token_issue(
     if len(label) > 100:
         raise InvalidValue("The label can be at most 100 characters.", field="label")
     if expires_in_days is not None and expires_in_days < 1:
-        raise InvalidValue(
-            "Expiry must be at least one day, or none.", field="expires_in_days"
-        )
+        raise InvalidValue("Expiry must be at least one day, or none.", field="expires_in_days")
     limit = settings.SCIM_MAX_LIVE_TOKENS
     if live_tokens(organization).count() >= limit:
         raise Conflict(
@@ -112,19 +110,13 @@ def scim_token_find(*, organization: Organization, prefix_or_id: str) -> ScimTok
         query |= Q(pk=int(value))
     token = tokens.filter(query).first()
     if token is None:
-        raise NotFound(
-            f"No SCIM token '{value}' in organization '{organization.slug}'."
-        )
+        raise NotFound(f"No SCIM token '{value}' in organization '{organization.slug}'.")
     return token
 
 
 @transaction.atomic
-def scim_token_revoke(
-    *, organization: Organization, token: ScimToken, actor: Actor
-) -> ScimToken:
-    token = ScimToken.objects.select_for_update().get(
-        pk=token.pk, organization=organization
-    )
+def scim_token_revoke(*, organization: Organization, token: ScimToken, actor: Actor) -> ScimToken:
+    token = ScimToken.objects.select_for_update().get(pk=token.pk, organization=organization)
     if token.revoked_at is not None:
         raise Conflict(f"Token {token.token_prefix} is already revoked.")
     token.revoked_at = timezone.now()
@@ -153,9 +145,7 @@ def scim_token_authenticate(raw: str) -> ScimToken:
     if not raw:
         raise Unauthenticated("Missing bearer token.")
     token = (
-        ScimToken.objects.select_related("organization", "sso_connection")
-        .filter(token_hash=hash_token(raw))
-        .first()
+        ScimToken.objects.select_related("organization", "sso_connection").filter(token_hash=hash_token(raw)).first()
     )
     if token is None:
         raise Unauthenticated("The bearer token is not valid.")
@@ -164,10 +154,7 @@ def scim_token_authenticate(raw: str) -> ScimToken:
         raise Unauthenticated("The bearer token has been revoked.")
     if token.expires_at is not None and token.expires_at <= now:
         raise Unauthenticated("The bearer token has expired.")
-    if (
-        token.organization.provisioning_mode != ProvisioningMode.SCIM
-        or not token.sso_connection.scim_enabled
-    ):
+    if token.organization.provisioning_mode != ProvisioningMode.SCIM or not token.sso_connection.scim_enabled:
         raise Forbidden(
             "SCIM provisioning is not enabled for this organization. An administrator must enable SCIM "
             "in the Admin Center (Settings > Provisioning)."

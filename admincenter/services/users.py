@@ -19,8 +19,8 @@ from admincenter.models import (
     GroupKind,
     GroupMembership,
     MembershipOwner,
-    OrgMembership,
     Organization,
+    OrgMembership,
     Outcome,
     ProvisioningMode,
     SsoDomain,
@@ -40,15 +40,11 @@ def normalize_email(email: str, *, field: str = "email") -> str:
     try:
         validate_email(value)
     except ValidationError:
-        raise InvalidValue(
-            f"'{email}' is not a valid email address.", field=field
-        ) from None
+        raise InvalidValue(f"'{email}' is not a valid email address.", field=field) from None
     return value
 
 
-def ensure_email_free(
-    email: str, *, exclude: User | None = None, field: str = "email"
-) -> None:
+def ensure_email_free(email: str, *, exclude: User | None = None, field: str = "email") -> None:
     """Emails are unique across all organizations. The message never says which
     organization holds the address (domain.md §3.3)."""
     taken = User.objects.filter(email=email)
@@ -64,9 +60,7 @@ def _save_new_user(user: User) -> User:
             user.save(force_insert=True)
     except IntegrityError:
         # Lost a race with a concurrent creation of the same email.
-        raise Conflict(
-            f"The email address {user.email} is already in use.", field="email"
-        ) from None
+        raise Conflict(f"The email address {user.email} is already in use.", field="email") from None
     return user
 
 
@@ -83,9 +77,7 @@ def user_create(
 ) -> User:
     """Create a local (manual or invited) user. SCIM and JIT have their own entry points."""
     if source not in (UserSource.MANUAL, UserSource.INVITED):
-        raise InvalidValue(
-            f"user_create only creates manual or invited users, not '{source}'."
-        )
+        raise InvalidValue(f"user_create only creates manual or invited users, not '{source}'.")
     email = normalize_email(email)
     ensure_email_free(email)
     user = User(
@@ -141,9 +133,7 @@ def home_user(*, organization: Organization, user_id, for_update: bool = False) 
 
 
 @transaction.atomic
-def user_update(
-    *, organization: Organization, user: User, actor: Actor, **changes
-) -> User:
+def user_update(*, organization: Organization, user: User, actor: Actor, **changes) -> User:
     """An admin edits a local user's profile (email, names). SCIM-managed users are locked."""
     user = home_user(organization=organization, user_id=user.pk, for_update=True)
     ensure_not_scim_managed(user, "edit their profile")
@@ -164,9 +154,7 @@ def user_update(
         with transaction.atomic():
             user.save()
     except IntegrityError:
-        raise Conflict(
-            f"The email address {user.email} is already in use.", field="email"
-        ) from None
+        raise Conflict(f"The email address {user.email} is already in use.", field="email") from None
     audit_record(
         organization=organization,
         actor=actor,
@@ -181,9 +169,7 @@ def user_update(
 
 
 @transaction.atomic
-def user_set_active(
-    *, organization: Organization, user: User, active: bool, actor: Actor
-) -> User:
+def user_set_active(*, organization: Organization, user: User, active: bool, actor: Actor) -> User:
     """An admin deactivates or reactivates a local user (reversible)."""
     user = home_user(organization=organization, user_id=user.pk, for_update=True)
     ensure_not_scim_managed(user, "deactivate or reactivate them")
@@ -238,15 +224,12 @@ def _ensure_not_last_admin(organization: Organization, leaving_user_ids) -> None
         return
     if not admins.exclude(user_id__in=leaving_user_ids).exists():
         raise Forbidden(
-            "This is the last active member of Admin Center Administrators. "
-            "Add another administrator first."
+            "This is the last active member of Admin Center Administrators. Add another administrator first."
         )
 
 
 @transaction.atomic
-def collaborator_add(
-    *, organization: Organization, email: str, actor: Actor
-) -> OrgMembership:
+def collaborator_add(*, organization: Organization, email: str, actor: Actor) -> OrgMembership:
     """Admit a user whose home is another organization (domain.md §2.5)."""
     email = normalize_email(email)
     user = User.objects.filter(email=email).first()
@@ -256,9 +239,7 @@ def collaborator_add(
             field="email",
         )
     if user.home_organization_id == organization.pk:
-        raise Conflict(
-            f"{email} is already a user of this organization.", field="email"
-        )
+        raise Conflict(f"{email} is already a user of this organization.", field="email")
     if user.home_organization_id is None:
         raise InvalidValue(
             f"{email} is a platform operator account and cannot be a collaborator.",
@@ -270,9 +251,7 @@ def collaborator_add(
         defaults={"invited_by": actor.display, "accepted_at": timezone.now()},
     )
     if not created:
-        raise Conflict(
-            f"{email} is already a collaborator of this organization.", field="email"
-        )
+        raise Conflict(f"{email} is already a collaborator of this organization.", field="email")
     audit_record(
         organization=organization,
         actor=actor,
@@ -286,19 +265,13 @@ def collaborator_add(
 
 
 @transaction.atomic
-def collaborator_remove(
-    *, organization: Organization, user: User, actor: Actor
-) -> None:
+def collaborator_remove(*, organization: Organization, user: User, actor: Actor) -> None:
     """Removing a collaborator also removes their group memberships in this organization."""
-    deleted, _ = OrgMembership.objects.filter(
-        organization=organization, user=user
-    ).delete()
+    deleted, _ = OrgMembership.objects.filter(organization=organization, user=user).delete()
     if not deleted:
         raise NotFound(f"{user.email} is not a collaborator of this organization.")
     _ensure_not_last_admin(organization, [user.pk])
-    removed = GroupMembership.objects.filter(
-        group__organization=organization, user=user
-    ).delete()[0]
+    removed = GroupMembership.objects.filter(group__organization=organization, user=user).delete()[0]
     audit_record(
         organization=organization,
         actor=actor,
@@ -328,9 +301,7 @@ def user_jit_provision(
     email = normalize_email(email)
     actor = actor or Actor.jit(email)
     try:
-        return _jit_provision(
-            organization, email, given_name, family_name, group_claims, actor
-        )
+        return _jit_provision(organization, email, given_name, family_name, group_claims, actor)
     except (Forbidden, Conflict) as refusal:
         audit_record(
             organization=organization,
@@ -345,9 +316,7 @@ def user_jit_provision(
 
 
 @transaction.atomic
-def _jit_provision(
-    organization, email, given_name, family_name, group_claims, actor: Actor
-) -> User:
+def _jit_provision(organization, email, given_name, family_name, group_claims, actor: Actor) -> User:
     if organization.provisioning_mode == ProvisioningMode.SCIM:
         raise Forbidden(
             "Your organization provisions accounts from its identity provider. "
@@ -355,21 +324,13 @@ def _jit_provision(
         )
     user = User.objects.select_for_update().filter(email=email).first()
     if user is not None and user.home_organization_id != organization.pk:
-        if not OrgMembership.objects.filter(
-            user=user, organization=organization
-        ).exists():
+        if not OrgMembership.objects.filter(user=user, organization=organization).exists():
             raise Conflict("This account belongs to another organization.")
-        return (
-            user  # a collaborator signs in; JIT never edits another organization's user
-        )
+        return user  # a collaborator signs in; JIT never edits another organization's user
     if user is None:
         domain = email.rsplit("@", 1)[1]
-        if not SsoDomain.objects.filter(
-            connection__organization=organization, domain=domain
-        ).exists():
-            raise Forbidden(
-                f"The domain {domain} is not served by this organization's SSO connections."
-            )
+        if not SsoDomain.objects.filter(connection__organization=organization, domain=domain).exists():
+            raise Forbidden(f"The domain {domain} is not served by this organization's SSO connections.")
         user = User(
             email=email,
             home_organization=organization,
@@ -429,9 +390,7 @@ def _jit_add_group_claims(organization, user: User, group_claims, actor: Actor) 
     for name in names:
         query |= Q(name__iexact=name)
     groups = list(
-        Group.objects.filter(
-            query, organization=organization, kind=GroupKind.CUSTOM
-        ).exclude(memberships__user=user)
+        Group.objects.filter(query, organization=organization, kind=GroupKind.CUSTOM).exclude(memberships__user=user)
     )
     if not groups:
         return

@@ -6,6 +6,7 @@ from __future__ import annotations
 import secrets
 
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils.text import slugify
 
 from admincenter.errors import Conflict, InvalidValue, NotFound
@@ -141,16 +142,28 @@ def product_instance_create(
     )
     if product.code != ADMIN_CENTER_PRODUCT:
         roles = list(product.roles.filter(kind="system"))
+        names = [product_group_name(instance, role) for role in roles]
+        # Group names are unique per organization across kinds: an existing group may
+        # already hold a product group's name. Say so instead of failing on the constraint.
+        clash_query = Q()
+        for group_name in names:
+            clash_query |= Q(name__iexact=group_name)
+        clash = Group.objects.filter(clash_query, organization=organization).first() if names else None
+        if clash is not None:
+            raise Conflict(
+                f"A group named '{clash.name}' already exists. Rename it before creating this instance.",
+                field="nickname",
+            )
         Group.objects.bulk_create(
             [
                 Group(
                     organization=organization,
-                    name=product_group_name(instance, role),
+                    name=group_name,
                     kind=GroupKind.PRODUCT,
                     product_instance=instance,
                     role=role,
                 )
-                for role in roles
+                for group_name, role in zip(names, roles, strict=True)
             ]
         )
         product_groups = Group.objects.filter(product_instance=instance, kind=GroupKind.PRODUCT)

@@ -7,7 +7,7 @@ import re
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from admincenter.errors import Conflict, Forbidden, InvalidValue
+from admincenter.errors import Conflict, Forbidden, InvalidValue, NotFound
 from admincenter.models import (
     MAX_SSO_CONNECTIONS,
     PUBLIC_MAIL_DOMAINS,
@@ -50,6 +50,14 @@ def normalize_domains(domains) -> list[str]:
 def _lock_organization(organization: Organization) -> Organization:
     """Serialise connection changes per organization (the 5-connection limit, the mode)."""
     return Organization.objects.select_for_update().get(pk=organization.pk)
+
+
+def _own_connection(organization: Organization, connection: SsoConnection) -> SsoConnection:
+    """The connection, locked, if it belongs to ``organization``; another tenant's is NotFound."""
+    try:
+        return SsoConnection.objects.select_for_update().get(pk=connection.pk, organization=organization)
+    except SsoConnection.DoesNotExist:
+        raise NotFound("No such SSO connection in this organization.", field="connection") from None
 
 
 def _set_domains(connection: SsoConnection, domains: list[str]) -> None:
@@ -128,7 +136,7 @@ def sso_connection_update(
     actor: Actor,
 ) -> SsoConnection:
     _lock_organization(organization)
-    connection = SsoConnection.objects.select_for_update().get(pk=connection.pk, organization=organization)
+    connection = _own_connection(organization, connection)
     before = {
         "name": connection.name,
         "protocol": connection.protocol,
@@ -172,7 +180,7 @@ def sso_connection_update(
 @transaction.atomic
 def sso_connection_delete(*, organization: Organization, connection: SsoConnection, actor: Actor) -> None:
     organization = _lock_organization(organization)
-    connection = SsoConnection.objects.get(pk=connection.pk, organization=organization)
+    connection = _own_connection(organization, connection)
     if connection.scim_enabled:
         raise Forbidden(f"'{connection.name}' is the SCIM connection. Disable SCIM provisioning before deleting it.")
     label = connection.name
@@ -193,7 +201,7 @@ def sso_connection_delete(*, organization: Organization, connection: SsoConnecti
 def scim_enable(*, organization: Organization, connection: SsoConnection, actor: Actor) -> Organization:
     """Switch the organization to SCIM mode on ``connection``: JIT and group-claim sync stop."""
     organization = _lock_organization(organization)
-    connection = SsoConnection.objects.select_for_update().get(pk=connection.pk, organization=organization)
+    connection = _own_connection(organization, connection)
     current = organization.sso_connections.filter(scim_enabled=True).first()
     if current is not None:
         if current.pk == connection.pk:

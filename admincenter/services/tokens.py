@@ -116,7 +116,10 @@ def scim_token_find(*, organization: Organization, prefix_or_id: str) -> ScimTok
 
 @transaction.atomic
 def scim_token_revoke(*, organization: Organization, token: ScimToken, actor: Actor) -> ScimToken:
-    token = ScimToken.objects.select_for_update().get(pk=token.pk, organization=organization)
+    try:
+        token = ScimToken.objects.select_for_update().get(pk=token.pk, organization=organization)
+    except ScimToken.DoesNotExist:
+        raise NotFound("No such SCIM token in this organization.") from None
     if token.revoked_at is not None:
         raise Conflict(f"Token {token.token_prefix} is already revoked.")
     token.revoked_at = timezone.now()

@@ -3,7 +3,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from admincenter import views
+from admincenter import views, views_audit
 
 urlpatterns = [
     path(
@@ -13,4 +13,5 @@ urlpatterns = [
     ),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("", views.home, name="home"),
+    path("audit/", views_audit.audit_log, name="audit_log"),
 ]

@@ -1,0 +1,1 @@
+"""Operator tooling: ``manage.py`` commands and the helpers they share."""

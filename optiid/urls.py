@@ -1,10 +1,10 @@
 """Top-level URLs: the Admin Center, Django admin for operators, and the SCIM API."""
 
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import include, path, re_path
 
 urlpatterns = [
     path("operator/", admin.site.urls),
-    path("api/scim/v2", include("scim.urls")),
+    re_path(r"^api/scim/v2(?:/+|$)", include("scim.urls")),
     path("", include("admincenter.urls")),
 ]

@@ -137,19 +137,21 @@ def scim_token_revoke(*, organization: Organization, token: ScimToken, actor: Ac
     return token
 
 
-def scim_token_authenticate(raw: str) -> ScimToken:
-    """Return the live token for ``raw`` (with its organization and connection loaded).
+def scim_token_lookup(raw: str) -> ScimToken | None:
+    """The token row whose hash matches ``raw`` (with organization and connection), or None."""
+    if not raw:
+        return None
+    return ScimToken.objects.select_related("organization", "sso_connection").filter(token_hash=hash_token(raw)).first()
+
+
+def scim_token_check(token: ScimToken | None) -> ScimToken:
+    """Accept a looked-up token or raise why not.
 
     Raises ``Unauthenticated`` for unknown, revoked or expired tokens (401), and
     ``Forbidden`` for a live token whose organization is no longer in SCIM mode or
     whose connection lost SCIM (403, domain.md §3.1.3). ``last_used_at`` is written
     at most once per ``SCIM_TOKEN_LAST_USED_THROTTLE_SECONDS``.
     """
-    if not raw:
-        raise Unauthenticated("Missing bearer token.")
-    token = (
-        ScimToken.objects.select_related("organization", "sso_connection").filter(token_hash=hash_token(raw)).first()
-    )
     if token is None:
         raise Unauthenticated("The bearer token is not valid.")
     now = timezone.now()
@@ -167,3 +169,10 @@ def scim_token_authenticate(raw: str) -> ScimToken:
         ScimToken.objects.filter(pk=token.pk).update(last_used_at=now)
         token.last_used_at = now
     return token
+
+
+def scim_token_authenticate(raw: str) -> ScimToken:
+    """Return the live token for ``raw``; see ``scim_token_check`` for the refusals."""
+    if not raw:
+        raise Unauthenticated("Missing bearer token.")
+    return scim_token_check(scim_token_lookup(raw))

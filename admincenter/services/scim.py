@@ -1,0 +1,438 @@
+"""Writes made by the IdP over SCIM (domain.md §3.2-§3.7, D1-D9).
+
+The SCIM edge (``scim/``) translates requests into the plain values these functions take;
+they enforce the product rules, own the transaction and write the audit events. Tenant
+rules: SCIM sees only home users and SCIM groups of the token's organization.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from django.db import transaction
+from django.db.models import QuerySet
+from django.utils import timezone
+
+from admincenter.errors import InvalidValue, NotFound
+from admincenter.models import (
+    Group,
+    GroupKind,
+    GroupMembership,
+    MembershipOwner,
+    Organization,
+    ScimDeactivateAction,
+    ScimRequestLog,
+    SsoConnection,
+    User,
+    UserSource,
+)
+from admincenter.services.audit import Actor, audit_record, changed_fields
+from admincenter.services.groups import ensure_group_name_free, normalize_group_name, save_group_name
+from admincenter.services.organizations import add_to_everyone
+from admincenter.services.users import _save_new_user, ensure_email_free, normalize_email
+
+# User fields the IdP owns (everything SCIM may write).
+SCIM_USER_FIELDS = (
+    "email",
+    "given_name",
+    "family_name",
+    "display_name",
+    "external_id",
+    "title",
+    "department",
+    "employee_number",
+    "manager_id",
+    "scim_attributes",
+    "is_active",
+)
+
+
+def scim_users(organization: Organization) -> QuerySet[User]:
+    """Users SCIM may see: home users of the organization (never collaborators)."""
+    return User.objects.filter(home_organization=organization)
+
+
+def scim_groups(organization: Organization) -> QuerySet[Group]:
+    """Groups SCIM may see: only SCIM groups (§3.7)."""
+    return Group.objects.filter(organization=organization, kind=GroupKind.SCIM)
+
+
+def _get(queryset: QuerySet, pk, *, what: str, for_update: bool = False):
+    try:
+        key = uuid.UUID(str(pk))
+    except ValueError:
+        raise NotFound(f"{what} {pk} not found.") from None
+    if for_update:
+        queryset = queryset.select_for_update()
+    try:
+        return queryset.get(pk=key)
+    except queryset.model.DoesNotExist:
+        raise NotFound(f"{what} {pk} not found.") from None
+
+
+def scim_user_get(*, organization: Organization, user_id, for_update: bool = False) -> User:
+    return _get(scim_users(organization), user_id, what="User", for_update=for_update)
+
+
+def scim_group_get(*, organization: Organization, group_id, for_update: bool = False) -> Group:
+    return _get(scim_groups(organization), group_id, what="Group", for_update=for_update)
+
+
+def _audit_values(values: dict) -> dict:
+    """Audit-friendly copy: ids as strings; the opaque attribute bag only as its keys."""
+    result = {}
+    for key, value in values.items():
+        if key == "scim_attributes":
+            continue
+        result[key] = str(value) if isinstance(value, uuid.UUID) else value
+    return result
+
+
+def _check_manager(organization: Organization, manager_id, user: User | None) -> None:
+    if manager_id is None:
+        return
+    if user is not None and str(manager_id) == str(user.pk):
+        raise InvalidValue("A user cannot be their own manager.")
+    if not scim_users(organization).filter(pk=manager_id).exists():
+        raise InvalidValue(f"manager {manager_id} is not a user of this organization.")
+
+
+@transaction.atomic
+def scim_user_create(*, organization: Organization, connection: SsoConnection, values: dict, actor: Actor) -> User:
+    """POST /Users: a SCIM-managed user with source scim, in *Everyone*, with no access.
+    ``active=false`` creates the user deactivated (O7)."""
+    values = dict(values)
+    values["email"] = normalize_email(values.get("email", ""), field="userName")
+    ensure_email_free(values["email"], field="userName")
+    _check_manager(organization, values.get("manager_id"), None)
+    user = User(home_organization=organization, source=UserSource.SCIM, scim_connection=connection, **values)
+    if not user.is_active:
+        user.deactivated_at = timezone.now()
+    user.set_unusable_password()  # SCIM-managed users sign in through SSO only
+    _save_new_user(user)
+    add_to_everyone(organization, [user], actor)
+    audit_record(
+        organization=organization,
+        actor=actor,
+        action="user.create",
+        target_type="user",
+        target_id=user.pk,
+        target_label=user.email,
+        after={**_audit_values(values), "source": UserSource.SCIM},
+    )
+    return user
+
+
+@dataclass
+class UserWriteResult:
+    user: User
+    deleted: bool = False  # on_scim_deactivate = delete removed the user (D2)
+
+
+@transaction.atomic
+def scim_user_update(
+    *, organization: Organization, connection: SsoConnection, user_id, values: dict, actor: Actor
+) -> UserWriteResult:
+    """PUT/PATCH /Users/{id}: apply the IdP-owned values, adopting a local user on the
+    first write (§3.6), following ``on_scim_deactivate`` when active turns false (D1/D2)."""
+    user = scim_user_get(organization=organization, user_id=user_id, for_update=True)
+    _adopt(organization, connection, user, actor)
+    values = dict(values)
+    if "email" in values:
+        values["email"] = normalize_email(values["email"], field="userName")
+        if values["email"] != user.email:
+            ensure_email_free(values["email"], exclude=user, field="userName")
+    if "manager_id" in values:
+        _check_manager(organization, values["manager_id"], user)
+    active = values.pop("is_active", user.is_active)
+    before, after = changed_fields({f: getattr(user, f) for f in values}, values)
+    for field, value in after.items():
+        setattr(user, field, value)
+    now = timezone.now()
+    if after:
+        user.updated_at = now
+        user.save(update_fields=[*after, "updated_at"])
+        audit_record(
+            organization=organization,
+            actor=actor,
+            action="user.email.change" if "email" in after else "user.update",
+            target_type="user",
+            target_id=user.pk,
+            target_label=user.email,
+            before=_audit_values(before),
+            after=_audit_values(after),
+        )
+    if active == user.is_active:
+        return UserWriteResult(user)
+    if not active and organization.on_scim_deactivate == ScimDeactivateAction.DELETE:
+        _deprovision(organization, user, actor, reason="active=false")
+        user.is_active = False
+        return UserWriteResult(user, deleted=True)
+    user.is_active = active
+    user.deactivated_at = None if active else now
+    user.updated_at = now
+    user.save(update_fields=["is_active", "deactivated_at", "updated_at"])
+    audit_record(
+        organization=organization,
+        actor=actor,
+        action="user.activate" if active else "user.deactivate",
+        target_type="user",
+        target_id=user.pk,
+        target_label=user.email,
+        before={"active": not active},
+        after={"active": active},
+    )
+    return UserWriteResult(user)
+
+
+@transaction.atomic
+def scim_user_delete(*, organization: Organization, connection: SsoConnection, user_id, actor: Actor) -> None:
+    """DELETE /Users/{id} deprovisions (D3): the user and their memberships go, the email
+    becomes free, the audit trail stays."""
+    user = scim_user_get(organization=organization, user_id=user_id, for_update=True)
+    _adopt(organization, connection, user, actor)
+    _deprovision(organization, user, actor, reason="DELETE")
+
+
+def _adopt(organization: Organization, connection: SsoConnection, user: User, actor: Actor) -> None:
+    if user.scim_connection_id == connection.pk:
+        return
+    user.scim_connection = connection
+    user.scim_released_at = None
+    user.save(update_fields=["scim_connection", "scim_released_at"])
+    audit_record(
+        organization=organization,
+        actor=actor,
+        action="user.scim_adopt",
+        target_type="user",
+        target_id=user.pk,
+        target_label=user.email,
+        after={"scim_connection": connection.name, "source": user.source},
+    )
+
+
+def _deprovision(organization: Organization, user: User, actor: Actor, *, reason: str) -> None:
+    pk, email = user.pk, user.email
+    user.delete()
+    audit_record(
+        organization=organization,
+        actor=actor,
+        action="user.delete",
+        target_type="user",
+        target_id=pk,
+        target_label=email,
+        before={"email": email},
+        after={"deprovisioned_by": reason},
+    )
+
+
+# --- Groups -------------------------------------------------------------------
+
+
+def scim_member_users(*, organization: Organization, member_ids: Iterable) -> dict[str, User]:
+    """Resolve member ids to home users of the organization, in one query (D7, D8).
+
+    Any id that is not such a user fails the whole request with the bad ids listed;
+    an id that names a group is refused as nesting."""
+    ids = {str(m) for m in member_ids}
+    if not ids:
+        return {}
+    parsed = {}
+    for raw in ids:
+        try:
+            parsed[raw] = uuid.UUID(raw)
+        except ValueError:
+            parsed[raw] = None
+    valid = [u for u in parsed.values() if u is not None]
+    users = {str(u.pk): u for u in scim_users(organization).filter(pk__in=valid).only("id", "email")}
+    missing = sorted(raw for raw, key in parsed.items() if key is None or str(key) not in users)
+    if missing:
+        missing_uuids = [parsed[m] for m in missing if parsed[m] is not None]
+        if Group.objects.filter(organization=organization, pk__in=missing_uuids).exists():
+            raise InvalidValue(
+                "Groups cannot be members of groups (nested groups are not supported): " + ", ".join(missing[:20])
+            )
+        raise InvalidValue(
+            "Members must be users of this organization provisioned over SCIM; unknown ids: "
+            + ", ".join(missing[:20])
+            + (f" and {len(missing) - 20} more" if len(missing) > 20 else "")
+        )
+    # Keys are canonical UUID strings so callers can compare with stored ids.
+    return {str(parsed[raw]): users[str(parsed[raw])] for raw in ids}
+
+
+def _canonical_ids(member_ids: Iterable) -> list[str]:
+    result = []
+    for raw in member_ids:
+        try:
+            result.append(str(uuid.UUID(str(raw))))
+        except ValueError:
+            continue  # removing an id that cannot exist is a no-op
+    return result
+
+
+@dataclass(frozen=True)
+class MemberOp:
+    """One membership change, applied in request order: add, remove, replace or clear."""
+
+    op: str
+    ids: Sequence[str] = ()
+
+
+@transaction.atomic
+def scim_group_create(
+    *,
+    organization: Organization,
+    connection: SsoConnection,
+    name: str,
+    external_id: str = "",
+    member_ids: Iterable = (),
+    actor: Actor,
+) -> Group:
+    name = normalize_group_name(name)
+    if not name:
+        raise InvalidValue("displayName is required.")
+    ensure_group_name_free(organization=organization, name=name, for_scim=True)
+    members = scim_member_users(organization=organization, member_ids=member_ids)
+    group = Group(
+        organization=organization,
+        name=name,
+        kind=GroupKind.SCIM,
+        scim_connection=connection,
+        external_id=external_id or "",
+    )
+    save_group_name(group)
+    audit_record(
+        organization=organization,
+        actor=actor,
+        action="group.create",
+        target_type="group",
+        target_id=group.pk,
+        target_label=name,
+        after={"name": name, "external_id": group.external_id},
+    )
+    _write_members(organization, group, add=list(members.values()), remove={}, actor=actor)
+    return group
+
+
+@transaction.atomic
+def scim_group_update(
+    *,
+    organization: Organization,
+    group_id,
+    actor: Actor,
+    name: str | None = None,
+    external_id: str | None = None,
+    member_ops: Sequence[MemberOp] = (),
+) -> Group:
+    """PUT/PATCH /Groups/{id}. The group row is locked first, so concurrent PATCHes to one
+    group are serialised and none loses a member change (O15). Member operations are
+    applied in order to the current set, then written as one bulk insert and one delete."""
+    group = scim_group_get(organization=organization, group_id=group_id, for_update=True)
+    changes_before, changes_after = {}, {}
+    if name is not None:
+        name = normalize_group_name(name)
+        if not name:
+            raise InvalidValue("displayName cannot be empty.")
+        if name != group.name:
+            # Okta repeats the unchanged name with every membership PATCH: a no-op.
+            ensure_group_name_free(organization=organization, name=name, exclude=group, for_scim=True)
+            changes_before["name"], changes_after["name"] = group.name, name
+            group.name = name
+    if external_id is not None and external_id != group.external_id:
+        changes_before["external_id"], changes_after["external_id"] = group.external_id, external_id
+        group.external_id = external_id
+    if changes_after:
+        group.updated_at = timezone.now()
+        save_group_name(group)
+        audit_record(
+            organization=organization,
+            actor=actor,
+            action="group.rename" if "name" in changes_after else "group.update",
+            target_type="group",
+            target_id=group.pk,
+            target_label=group.name,
+            before=changes_before,
+            after=changes_after,
+        )
+    if member_ops:
+        _apply_member_ops(organization, group, member_ops, actor)
+    return group
+
+
+def _apply_member_ops(organization: Organization, group: Group, member_ops: Sequence[MemberOp], actor: Actor):
+    added_ids = [i for op in member_ops if op.op in ("add", "replace") for i in op.ids]
+    new_users = scim_member_users(organization=organization, member_ids=added_ids)
+    current = dict(GroupMembership.objects.filter(group=group).values_list("user_id", "user__email"))
+    current = {str(k): v for k, v in current.items()}
+    final = set(current)
+    for op in member_ops:
+        if op.op == "add":
+            final |= set(_canonical_ids(op.ids))
+        elif op.op == "remove":
+            final -= set(_canonical_ids(op.ids))
+        elif op.op == "replace":
+            final = set(_canonical_ids(op.ids))
+        elif op.op == "clear":
+            final = set()
+    to_add = [new_users[i] for i in final - set(current)]
+    to_remove = {i: current[i] for i in set(current) - final}
+    _write_members(organization, group, add=to_add, remove=to_remove, actor=actor)
+
+
+def _write_members(organization: Organization, group: Group, *, add: list[User], remove: dict, actor: Actor):
+    if add:
+        GroupMembership.objects.bulk_create(
+            [
+                GroupMembership(group=group, user=u, managed_by=MembershipOwner.SCIM, added_by=actor.display)
+                for u in add
+            ],
+            ignore_conflicts=True,
+        )
+        audit_record(
+            organization=organization,
+            actor=actor,
+            action="group.member.add",
+            target_type="group",
+            target_id=group.pk,
+            target_label=group.name,
+            after={"members": sorted(u.email for u in add), "count": len(add)},
+        )
+    if remove:
+        GroupMembership.objects.filter(group=group, user_id__in=list(remove)).delete()
+        audit_record(
+            organization=organization,
+            actor=actor,
+            action="group.member.remove",
+            target_type="group",
+            target_id=group.pk,
+            target_label=group.name,
+            before={"members": sorted(remove.values()), "count": len(remove)},
+        )
+    if add or remove:
+        Group.objects.filter(pk=group.pk).update(updated_at=timezone.now())
+
+
+@transaction.atomic
+def scim_group_delete(*, organization: Organization, group_id, actor: Actor) -> None:
+    """DELETE /Groups/{id}: the group, its memberships and its grants go (§3.2)."""
+    group = scim_group_get(organization=organization, group_id=group_id, for_update=True)
+    pk, name = group.pk, group.name
+    members = group.memberships.count()
+    group.delete()
+    audit_record(
+        organization=organization,
+        actor=actor,
+        action="group.delete",
+        target_type="group",
+        target_id=pk,
+        target_label=name,
+        before={"name": name, "members": members},
+    )
+
+
+def scim_request_log_record(**fields) -> ScimRequestLog:
+    """One row per SCIM request, written in the request's transaction (one INSERT)."""
+    return ScimRequestLog.objects.create(**fields)

@@ -1,0 +1,419 @@
+"""Thin DRF views for /api/scim/v2 (RFC 7644).
+
+Each view authenticates the bearer token (scim/authentication.py), parses query and body,
+calls one adapter or selector, and renders SCIM JSON. ``ScimView.dispatch`` runs the
+whole request in one transaction together with its request-log row, turns every error
+into an RFC 7644 §3.12 body, and rolls back anything a failed request had changed.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+import uuid
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Prefetch
+from django.http import HttpResponse
+from django_scim.exceptions import SCIMException
+from rest_framework import exceptions as drf_exceptions
+from rest_framework.views import APIView
+
+from admincenter import errors as domain
+from admincenter.idp import idp_from_user_agent
+from admincenter.models import GroupKind, GroupMembership, Outcome
+from admincenter.services import scim as scim_services
+from admincenter.services.audit import Actor, audit_record
+from scim import discovery
+from scim.adapters import Context, ScimGroupAdapter, ScimUserAdapter
+from scim.attributes import AttributeSelection
+from scim.authentication import ScimBearerAuthentication, ScimTokenRequired
+from scim.constants import DEFAULT_COUNT, LIST_RESPONSE_URN, MAX_BODY_BYTES, MAX_COUNT, SCIM_CONTENT_TYPE
+from scim.errors import ScimError, from_domain_error, from_scim_exception
+from scim.filters import group_filter, user_filter
+
+logger = logging.getLogger("scim")
+
+
+def scim_response(body: dict | None, status: int = 200, headers: dict | None = None) -> HttpResponse:
+    content = b"" if body is None else json.dumps(body, separators=(",", ":")).encode()
+    response = HttpResponse(content, status=status, content_type=SCIM_CONTENT_TYPE)
+    for key, value in (headers or {}).items():
+        response[key] = value
+    return response
+
+
+class _RollBack(Exception):
+    def __init__(self, response):
+        self.response = response
+
+
+class ScimView(APIView):
+    authentication_classes = [ScimBearerAuthentication]
+    permission_classes = [ScimTokenRequired]
+    parser_classes: list = []  # bodies are read by read_json(): any or no Content-Type is JSON
+
+    # --- request lifecycle -------------------------------------------------
+    def dispatch(self, request, *args, **kwargs):
+        started = time.monotonic()
+        self.request_id = (request.headers.get("X-Request-Id") or uuid.uuid4().hex)[:64]
+        try:
+            with transaction.atomic():
+                response = super().dispatch(request, *args, **kwargs)
+                if response.status_code >= 400:
+                    raise _RollBack(response)
+                self._log(request, response, started)
+        except _RollBack as rollback:
+            response = rollback.response
+            self._log_rejection(request, response, started)
+        response["X-Request-Id"] = self.request_id
+        return response
+
+    def handle_exception(self, exc):
+        if isinstance(exc, ScimError):
+            error = exc
+        elif isinstance(exc, domain.DomainError):
+            error = from_domain_error(exc)
+        elif isinstance(exc, SCIMException):
+            error = from_scim_exception(exc)
+        elif isinstance(exc, drf_exceptions.NotAuthenticated | drf_exceptions.AuthenticationFailed):
+            detail = str(exc.detail) if isinstance(exc, drf_exceptions.AuthenticationFailed) else None
+            error = ScimError(
+                401,
+                None,
+                detail or "Authentication required: send 'Authorization: Bearer <SCIM token>'.",
+                headers={"WWW-Authenticate": 'Bearer realm="scim"'},
+            )
+        elif isinstance(exc, drf_exceptions.PermissionDenied):
+            error = ScimError(403, None, str(exc.detail))
+        elif isinstance(exc, drf_exceptions.MethodNotAllowed):
+            error = ScimError(
+                405,
+                None,
+                f"{self.request.method} is not supported on this endpoint.",
+                headers={"Allow": ", ".join(self.allowed_methods)},
+            )
+        else:
+            logger.exception("Unhandled error in SCIM %s %s", self.request.method, self.request.path)
+            error = ScimError(500, None, "The server could not process the request. It has been logged.")
+        self.scim_error = error
+        return scim_response(error.to_dict(), status=int(error.status), headers=error.headers)
+
+    # --- shared helpers ----------------------------------------------------
+    @property
+    def token(self):
+        return self.request.auth
+
+    @property
+    def base_url(self) -> str:
+        return settings.SCIM_BASE_URL or self.request.build_absolute_uri("/api/scim/v2")
+
+    def context(self) -> Context:
+        token = self.token
+        actor = Actor.scim(token).with_request(
+            request_id=self.request_id,
+            ip=self.request.META.get("REMOTE_ADDR"),
+            user_agent=self.request.headers.get("User-Agent", ""),
+        )
+        return Context(
+            organization=token.organization, connection=token.sso_connection, actor=actor, base_url=self.base_url
+        )
+
+    def read_json(self):
+        """Parse the body as JSON whatever its Content-Type (Okta's Spec Test sends none)."""
+        length = self.request.META.get("CONTENT_LENGTH")
+        if length and length.isdigit() and int(length) > MAX_BODY_BYTES:
+            raise ScimError(413, None, f"The request body is larger than {MAX_BODY_BYTES} bytes.")
+        raw = self.request.body
+        if len(raw) > MAX_BODY_BYTES:
+            raise ScimError(413, None, f"The request body is larger than {MAX_BODY_BYTES} bytes.")
+        try:
+            return json.loads(raw.decode("utf-8"))
+        except (UnicodeDecodeError, ValueError):
+            raise ScimError(400, "invalidSyntax", "The request body is not valid JSON.") from None
+
+    def selection(self) -> AttributeSelection:
+        return AttributeSelection.from_query(self.request.query_params)
+
+    def _log(self, request, response, started) -> None:
+        token = getattr(request, "scim_token", None)
+        error = getattr(self, "scim_error", None)
+        query = request.META.get("QUERY_STRING", "")
+        path = request.path + (f"?{query}" if query else "")
+        scim_services.scim_request_log_record(
+            organization=token.organization if token else None,
+            token_prefix=token.token_prefix if token else "",
+            method=request.method,
+            path=path[:512],
+            status_code=response.status_code,
+            scim_type=(error.scim_type or "") if error else "",
+            duration_ms=int((time.monotonic() - started) * 1000),
+            request_id=self.request_id,
+            ip=request.META.get("REMOTE_ADDR") or None,
+            user_agent=request.headers.get("User-Agent", "")[:512],
+            idp=idp_from_user_agent(request.headers.get("User-Agent", "")),
+        )
+
+    def _log_rejection(self, request, response, started) -> None:
+        """Rejected requests are logged (and audited when the organization is known) after
+        their changes were rolled back."""
+        with transaction.atomic():
+            self._log(request, response, started)
+            token = getattr(request, "scim_token", None)
+            error = getattr(self, "scim_error", None)
+            if token is None or error is None or response.status_code >= 500:
+                return
+            actor = Actor.scim(token).with_request(
+                request_id=self.request_id,
+                ip=request.META.get("REMOTE_ADDR"),
+                user_agent=request.headers.get("User-Agent", ""),
+            )
+            audit_record(
+                organization=token.organization,
+                actor=actor,
+                action="scim.request.rejected",
+                target_type="scim_request",
+                target_label=f"{request.method} {request.path}"[:255],
+                after={"detail": error.detail[:500], "scimType": error.scim_type or ""},
+                outcome=Outcome.DENIED if response.status_code in (401, 403) else Outcome.FAILED,
+                status_code=response.status_code,
+            )
+
+
+# --- pagination -------------------------------------------------------------
+
+
+def _int_param(params, name: str, default: int) -> int:
+    raw = params.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise ScimError(400, "invalidValue", f"'{name}' must be an integer.") from None
+
+
+def page_bounds(params) -> tuple[int, int]:
+    """1-based startIndex (below 1 reads as 1); count defaults to 100, is capped at 1000,
+    and a negative count reads as 0 (RFC 7644 §3.4.2.4)."""
+    start = max(_int_param(params, "startIndex", 1), 1)
+    count = min(max(_int_param(params, "count", DEFAULT_COUNT), 0), MAX_COUNT)
+    return start, count
+
+
+def list_response(resources: list[dict], *, total: int, start: int) -> HttpResponse:
+    return scim_response(
+        {
+            "schemas": [LIST_RESPONSE_URN],
+            "totalResults": total,
+            "startIndex": start,
+            "itemsPerPage": len(resources),
+            "Resources": resources,
+        }
+    )
+
+
+# --- Users --------------------------------------------------------------------
+
+
+def _users_with_groups(queryset):
+    """The user's SCIM groups for the read-only ``groups`` attribute, in one query per page."""
+    memberships = (
+        GroupMembership.objects.filter(group__kind=GroupKind.SCIM)
+        .select_related("group")
+        .only("group_id", "user_id", "group__id", "group__name")
+    )
+    return queryset.prefetch_related(Prefetch("group_memberships", memberships, to_attr="scim_group_memberships"))
+
+
+class UsersView(ScimView):
+    def get(self, request):
+        context = self.context()
+        selection = self.selection()
+        users = scim_services.scim_users(context.organization)
+        expression = request.query_params.get("filter")
+        if expression:
+            users = users.filter(user_filter(expression))
+        start, count = page_bounds(request.query_params)
+        total = users.count()
+        page = []
+        if count and start <= total:
+            if selection.wants("groups"):
+                users = _users_with_groups(users)
+            page = list(users.order_by("created_at", "id")[start - 1 : start - 1 + count])
+        resources = [selection.apply(ScimUserAdapter(u, request, context).to_dict()) for u in page]
+        return list_response(resources, total=total, start=start)
+
+    def post(self, request):
+        context = self.context()
+        adapter = ScimUserAdapter(None, request, context)
+        adapter.from_dict(self.read_json())
+        adapter.save()
+        adapter.obj.scim_group_memberships = []  # a new user is in no SCIM group yet
+        body = self.selection().apply(adapter.to_dict())
+        return scim_response(body, status=201, headers={"Location": adapter.location})
+
+
+class UserView(ScimView):
+    def _adapter(self, pk, *, for_update: bool = False) -> ScimUserAdapter:
+        context = self.context()
+        user = scim_services.scim_user_get(organization=context.organization, user_id=pk)
+        return ScimUserAdapter(user, self.request, context)
+
+    def _render(self, adapter: ScimUserAdapter) -> HttpResponse:
+        selection = self.selection()
+        if adapter.deleted:
+            adapter.obj.scim_group_memberships = []
+        elif selection.wants("groups"):
+            adapter.obj = _users_with_groups(
+                scim_services.scim_users(adapter.context.organization).filter(pk=adapter.obj.pk)
+            ).get()
+        return scim_response(selection.apply(adapter.to_dict()))
+
+    def get(self, request, pk):
+        return self._render(self._adapter(pk))
+
+    def put(self, request, pk):
+        adapter = self._adapter(pk)
+        adapter.replace_from_dict(self.read_json())
+        adapter.save()
+        return self._render(adapter)
+
+    def patch(self, request, pk):
+        adapter = self._adapter(pk)
+        adapter.handle_operations(self.read_json())
+        adapter.save()
+        return self._render(adapter)
+
+    def delete(self, request, pk):
+        self._adapter(pk).delete()
+        return scim_response(None, status=204)
+
+
+# --- Groups -------------------------------------------------------------------
+
+
+def _members_by_group(group_ids) -> dict:
+    """(user id, email) pairs per group for a page of groups, in one query."""
+    result: dict = {gid: [] for gid in group_ids}
+    rows = (
+        GroupMembership.objects.filter(group_id__in=group_ids)
+        .order_by("group_id", "added_at", "id")
+        .values_list("group_id", "user_id", "user__email")
+    )
+    for group_id, user_id, email in rows:
+        result[group_id].append((user_id, email))
+    return result
+
+
+class GroupsView(ScimView):
+    def get(self, request):
+        context = self.context()
+        selection = self.selection()
+        groups = scim_services.scim_groups(context.organization)
+        expression = request.query_params.get("filter")
+        if expression:
+            groups = groups.filter(group_filter(expression))
+        start, count = page_bounds(request.query_params)
+        total = groups.count()
+        page = []
+        if count and start <= total:
+            page = list(groups.order_by("created_at", "id")[start - 1 : start - 1 + count])
+        members = _members_by_group([g.pk for g in page]) if page and selection.wants("members") else {}
+        resources = [
+            selection.apply(ScimGroupAdapter(g, request, context).to_dict(members=members.get(g.pk))) for g in page
+        ]
+        return list_response(resources, total=total, start=start)
+
+    def post(self, request):
+        adapter = ScimGroupAdapter(None, request, self.context())
+        adapter.from_dict(self.read_json())
+        adapter.save()
+        return self._created(adapter)
+
+    def _created(self, adapter: ScimGroupAdapter) -> HttpResponse:
+        selection = self.selection()
+        members = _members_by_group([adapter.obj.pk])[adapter.obj.pk] if selection.wants("members") else None
+        body = selection.apply(adapter.to_dict(members=members))
+        return scim_response(body, status=201, headers={"Location": adapter.location})
+
+
+class GroupView(ScimView):
+    def _adapter(self, pk) -> ScimGroupAdapter:
+        context = self.context()
+        group = scim_services.scim_group_get(organization=context.organization, group_id=pk)
+        return ScimGroupAdapter(group, self.request, context)
+
+    def _render(self, adapter: ScimGroupAdapter) -> HttpResponse:
+        selection = self.selection()
+        members = _members_by_group([adapter.obj.pk])[adapter.obj.pk] if selection.wants("members") else None
+        return scim_response(selection.apply(adapter.to_dict(members=members)))
+
+    def get(self, request, pk):
+        return self._render(self._adapter(pk))
+
+    def put(self, request, pk):
+        adapter = self._adapter(pk)
+        adapter.from_dict(self.read_json())
+        adapter.save()
+        return self._render(adapter)
+
+    def patch(self, request, pk):
+        adapter = self._adapter(pk)
+        adapter.handle_operations(self.read_json())
+        adapter.save()
+        return self._render(adapter)
+
+    def delete(self, request, pk):
+        self._adapter(pk).delete()
+        return scim_response(None, status=204)
+
+
+# --- Discovery ------------------------------------------------------------------
+
+
+class ServiceProviderConfigView(ScimView):
+    def get(self, request):
+        return scim_response(discovery.service_provider_config(self.base_url))
+
+
+class ResourceTypesView(ScimView):
+    def get(self, request, resource_id=None):
+        types = discovery.resource_types(self.base_url)
+        if resource_id is None:
+            return list_response(types, total=len(types), start=1)
+        for resource_type in types:
+            if resource_type["id"].lower() == resource_id.lower():
+                return scim_response(resource_type)
+        raise ScimError(404, None, f"Resource type {resource_id} not found.")
+
+
+class SchemasView(ScimView):
+    def get(self, request, schema_id=None):
+        schemas = discovery.schemas(self.base_url)
+        if schema_id is None:
+            return list_response(schemas, total=len(schemas), start=1)
+        for schema in schemas:
+            if schema["id"].lower() == schema_id.lower():
+                return scim_response(schema)
+        raise ScimError(404, None, f"Schema {schema_id} not found.")
+
+
+class NotImplementedView(ScimView):
+    """/Bulk and /Me are not supported (ServiceProviderConfig says bulk.supported=false)."""
+
+    feature = ""
+
+    def _refuse(self, request, *args, **kwargs):
+        raise ScimError(501, None, f"{self.feature} is not supported by this service provider.")
+
+    get = post = put = patch = delete = _refuse
+
+
+class UnknownEndpointView(ScimView):
+    def _refuse(self, request, *args, **kwargs):
+        raise ScimError(404, None, f"There is no SCIM endpoint at {request.path}.")
+
+    get = post = put = patch = delete = _refuse

@@ -551,3 +551,48 @@ class AuditHourlyRollup(models.Model):
     class Meta:
         ordering = ["-hour"]
         constraints = [models.UniqueConstraint(fields=["organization", "hour"], name="rollup_unique_per_hour")]
+
+
+class AuditExportStatus(models.TextChoices):
+    PENDING = "pending", "Queued"
+    RUNNING = "running", "Running"
+    DONE = "done", "Done"
+    FAILED = "failed", "Failed"
+
+
+class AuditExportFormat(models.TextChoices):
+    CSV = "csv", "CSV"
+    JSONL = "jsonl", "JSON Lines"
+
+
+class AuditExport(models.Model):
+    """An Admin Center export of the filtered audit log, written to a file under
+    ``AUDIT_EXPORT_DIR`` by a Celery task; ``written``/``total`` drive the progress bar."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="audit_exports")
+    requested_by = models.ForeignKey(User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    requested_by_label = models.CharField(max_length=255, blank=True)
+    format = models.CharField(max_length=8, choices=AuditExportFormat.choices, default=AuditExportFormat.CSV)
+    filters = models.JSONField(default=dict, blank=True)
+    status = models.CharField(max_length=8, choices=AuditExportStatus.choices, default=AuditExportStatus.PENDING)
+    total = models.PositiveIntegerField(default=0)
+    written = models.PositiveIntegerField(default=0)
+    file_name = models.CharField(max_length=255, blank=True)
+    error = models.CharField(max_length=500, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["organization", "-created_at"], name="auditexport_org_time_idx")]
+
+    def __str__(self) -> str:
+        return f"Audit export {self.pk} ({self.format}, {self.status})"
+
+    @property
+    def percent(self) -> int:
+        if self.status == AuditExportStatus.DONE:
+            return 100
+        return min(99, int(self.written * 100 / self.total)) if self.total else 0

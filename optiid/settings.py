@@ -9,6 +9,7 @@ message that names the variable.
 import os
 from pathlib import Path
 
+from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 
 from optiid.env import check_redis_url, env_bool, env_int, env_list, parse_database_url
@@ -132,6 +133,12 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     "max_retries": 0,
 }
 CELERY_TASK_PUBLISH_RETRY = False
+# The audit pipeline's beat entries (admincenter/tasks.py). The sweep drains whatever the
+# on-commit enqueue missed (broker down, worker restarted); stale sweeps expire unsent.
+CELERY_BEAT_SCHEDULE = {
+    "audit-sweep": {"task": "admincenter.audit.sweep", "schedule": 60.0, "options": {"expires": 55}},
+    "audit-retention": {"task": "admincenter.audit.retention", "schedule": crontab(hour=3, minute=17)},
+}
 
 # --- Auth ---------------------------------------------------------------------
 AUTH_USER_MODEL = "admincenter.User"
@@ -164,6 +171,10 @@ SCIM_TOKEN_LAST_USED_THROTTLE_SECONDS = env_int(ENV, "SCIM_TOKEN_LAST_USED_THROT
 SCIM_MAX_LIVE_TOKENS = env_int(ENV, "SCIM_MAX_LIVE_TOKENS", 3, minimum=1)
 AUDIT_REQUEST_LOG_RETENTION_DAYS = env_int(ENV, "AUDIT_REQUEST_LOG_RETENTION_DAYS", 30, minimum=1)
 AUDIT_EVENT_RETENTION_DAYS = env_int(ENV, "AUDIT_EVENT_RETENTION_DAYS", 365, minimum=1)
+# Admin Center audit exports: up to this many rows stream straight to the browser; larger
+# ones are written by a Celery task into AUDIT_EXPORT_DIR (shared by web and worker hosts).
+AUDIT_EXPORT_STREAM_MAX_ROWS = env_int(ENV, "AUDIT_EXPORT_STREAM_MAX_ROWS", 5000)
+AUDIT_EXPORT_DIR = Path(ENV.get("AUDIT_EXPORT_DIR", "").strip() or BASE_DIR / "var" / "exports")
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [],

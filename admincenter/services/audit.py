@@ -11,6 +11,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from admincenter.models import ActorType, AuditEvent, Organization, Outcome
+from admincenter.services.audit_pipeline import schedule_audit_processing
 
 SECRET_KEYS = frozenset({"password", "token", "secret", "token_hash", "raw_token", "client_secret"})
 
@@ -106,4 +107,6 @@ def audit_record(
         ip=actor.ip,
         user_agent=actor.user_agent,
     )
+    # Enrichment and roll-ups run after commit in Celery (one enqueue per transaction).
+    schedule_audit_processing()
     return event

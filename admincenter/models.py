@@ -221,10 +221,9 @@ class User(AbstractBaseUser, PermissionsMixin):
             models.UniqueConstraint(Lower("email"), name="user_email_ci_unique"),
         ]
         indexes = [
-            models.Index(
-                fields=["home_organization", "created_at", "id"],
-                name="user_org_order_idx",
-            ),
+            models.Index(fields=["home_organization", "created_at", "id"], name="user_org_order_idx"),
+            # SCIM `externalId eq` lookups (Entra, Okta), always within one organization.
+            models.Index(fields=["home_organization", "external_id"], name="user_org_external_id_idx"),
         ]
 
     def __str__(self) -> str:
@@ -384,10 +383,8 @@ class Group(models.Model):
             ),
         ]
         indexes = [
-            models.Index(
-                fields=["organization", "kind", "created_at", "id"],
-                name="group_org_kind_order_idx",
-            ),
+            models.Index(fields=["organization", "kind", "created_at", "id"], name="group_org_kind_order_idx"),
+            models.Index(fields=["organization", "external_id"], name="group_org_external_id_idx"),
         ]
 
     def __str__(self) -> str:

@@ -1,7 +1,7 @@
 """Admin Center URLs: sign-in and the pages for administrators."""
 
 from django.contrib.auth import views as auth_views
-from django.urls import path
+from django.urls import include, path
 
 from admincenter import views, views_audit
 
@@ -13,5 +13,6 @@ urlpatterns = [
     ),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("", views.home, name="home"),
+    path("", include("admincenter.views.routes")),
     path("audit/", views_audit.audit_log, name="audit_log"),
 ]

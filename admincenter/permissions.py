@@ -1,0 +1,93 @@
+"""Who may use the Admin Center pages, decided in one place (domain.md §5.1).
+
+Every Admin Center view is wrapped in ``admin_required``:
+
+- anonymous visitors are sent to the login page (with ``next``);
+- a signed-in user who is not an active member of their home organization's
+  *Admin Center Administrators* group gets the friendly ``403.html`` page;
+- an admin gets ``request.organization`` (always ``request.user.home_organization``)
+  and ``request.actor`` (the audit actor, carrying the request id, IP and user agent),
+  so views never pick an organization from user input.
+
+Objects are then always fetched filtered by ``request.organization`` (another
+organization's id is a 404), see ``admincenter.views``.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from functools import wraps
+
+from django.contrib.auth.views import redirect_to_login
+from django.shortcuts import render
+
+from admincenter.selectors import effective_access, is_admin_center_admin
+from admincenter.services import Actor
+
+_REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
+
+
+def request_id_for(request) -> str:
+    """Reuse a sane ``X-Request-ID`` from a proxy, otherwise make one; kept on the request."""
+    existing = getattr(request, "request_id", None)
+    if existing:
+        return existing
+    header = request.headers.get("X-Request-ID", "")
+    request.request_id = header if _REQUEST_ID_RE.match(header) else uuid.uuid4().hex
+    return request.request_id
+
+
+def actor_for(request) -> Actor:
+    return Actor.admin(request.user).with_request(
+        request_id=request_id_for(request),
+        ip=request.META.get("REMOTE_ADDR"),
+        user_agent=request.META.get("HTTP_USER_AGENT", ""),
+    )
+
+
+def forbidden(request, *, reason: str = ""):
+    """The friendly 403 page. It lists the person's own product access, which is what
+    non-admins may see (domain.md §5.1: "the dashboard's product switcher")."""
+    organization = getattr(request.user, "home_organization", None)
+    access = []
+    if organization is not None and request.user.is_authenticated:
+        access = effective_access(organization=organization, user=request.user)
+    return render(
+        request,
+        "403.html",
+        {"organization": organization, "access": access, "reason": reason},
+        status=403,
+    )
+
+
+def is_admin(request) -> bool:
+    user = request.user
+    organization = getattr(user, "home_organization", None) if user.is_authenticated else None
+    return organization is not None and is_admin_center_admin(organization=organization, user=user)
+
+
+def admin_required(view):
+    """Decorator for every Admin Center view (function-based)."""
+
+    @wraps(view)
+    def wrapper(request, *args, **kwargs):
+        if not request.user.is_authenticated:
+            return redirect_to_login(request.get_full_path())
+        if not is_admin(request):
+            return forbidden(request)
+        request.organization = request.user.home_organization
+        request.actor = actor_for(request)
+        response = view(request, *args, **kwargs)
+        response.setdefault("X-Request-ID", request.request_id)
+        return response
+
+    wrapper.admin_required = True  # lets a test assert every Admin Center URL is guarded
+    return wrapper
+
+
+class AdminRequiredMixin:
+    """The same check for class-based views."""
+
+    def dispatch(self, request, *args, **kwargs):
+        return admin_required(super().dispatch)(request, *args, **kwargs)

@@ -1,0 +1,41 @@
+"""Organization settings an admin changes from the Admin Center (domain.md §2.1).
+
+Kept apart from ``organizations`` (operator-side creation) so the Admin Center's
+settings writes have one home. Every change is audited in its own transaction.
+"""
+
+from __future__ import annotations
+
+from django.db import transaction
+
+from admincenter.errors import InvalidValue
+from admincenter.models import Organization, ScimDeactivateAction
+from admincenter.services.audit import Actor, audit_record
+
+
+@transaction.atomic
+def organization_scim_deactivate_set(*, organization: Organization, action: str, actor: Actor) -> Organization:
+    """Choose what SCIM ``active=false`` does: deactivate the user (D1, the default) or
+    delete them (D2)."""
+    if action not in ScimDeactivateAction.values:
+        raise InvalidValue(
+            f"Choose one of: {', '.join(ScimDeactivateAction.values)}.",
+            field="on_scim_deactivate",
+        )
+    organization = Organization.objects.select_for_update().get(pk=organization.pk)
+    before = organization.on_scim_deactivate
+    if before == action:
+        return organization
+    organization.on_scim_deactivate = action
+    organization.save(update_fields=["on_scim_deactivate"])
+    audit_record(
+        organization=organization,
+        actor=actor,
+        action="organization.update",
+        target_type="organization",
+        target_id=organization.pk,
+        target_label=organization.slug,
+        before={"on_scim_deactivate": before},
+        after={"on_scim_deactivate": action},
+    )
+    return organization

@@ -1,0 +1,417 @@
+"""Settings: SSO connections, the provisioning mode (JIT or SCIM), SCIM tokens and the
+"Connect your IdP" guides (domain.md §5.2, §5.3, §5.4).
+
+A generated SCIM token is shown in the response to the POST that created it and
+nowhere else: it is never put in the session, a message, a redirect or the database
+(only its hash is stored, by the service), and the page is sent ``no-store``.
+"""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.utils.cache import add_never_cache_headers
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from admincenter import services
+from admincenter.errors import DomainError
+from admincenter.forms import (
+    ScimDeactivateForm,
+    ScimEnableConfirmForm,
+    ScimEnableForm,
+    SsoConnectionForm,
+    TokenIssueForm,
+    add_domain_error,
+)
+from admincenter.models import MAX_SSO_CONNECTIONS, ProvisioningMode, ScimToken, SsoConnection
+from admincenter.permissions import admin_required
+from admincenter.services.settings import organization_scim_deactivate_set
+from admincenter.services.tokens import live_tokens
+from admincenter.views import queries
+from admincenter.views.common import scim_base_url, status_for
+
+USED_TOKEN_NONCES = "admincenter.used_token_form_nonces"
+
+
+@admin_required
+@require_GET
+def settings_index(request):
+    organization = request.organization
+    return render(
+        request,
+        "admincenter/settings/index.html",
+        {
+            "section": "settings",
+            "connection_count": SsoConnection.objects.filter(organization=organization).count(),
+            "live_token_count": live_tokens(organization).count(),
+            "max_connections": MAX_SSO_CONNECTIONS,
+        },
+    )
+
+
+# --- SSO connections ------------------------------------------------------------
+
+
+def _connection_or_404(request, connection_id) -> SsoConnection:
+    try:
+        return SsoConnection.objects.get(organization=request.organization, pk=connection_id)
+    except SsoConnection.DoesNotExist:
+        raise Http404("No such SSO connection in this organization.") from None
+
+
+@admin_required
+@require_GET
+def sso_list(request):
+    connections = list(
+        SsoConnection.objects.filter(organization=request.organization).prefetch_related("domains").order_by("name")
+    )
+    return render(
+        request,
+        "admincenter/settings/sso_list.html",
+        {
+            "section": "settings",
+            "connections": connections,
+            "max_connections": MAX_SSO_CONNECTIONS,
+            "can_add": len(connections) < MAX_SSO_CONNECTIONS,
+        },
+    )
+
+
+@admin_required
+@require_http_methods(["GET", "POST"])
+def sso_create(request):
+    form = SsoConnectionForm(request.POST or None)
+    status = 200
+    if request.method == "POST":
+        status = 400
+        if form.is_valid():
+            try:
+                connection = services.sso_connection_create(
+                    organization=request.organization,
+                    name=form.cleaned_data["name"],
+                    protocol=form.cleaned_data["protocol"],
+                    domains=form.domain_list(),
+                    settings=form.protocol_settings(),
+                    actor=request.actor,
+                )
+            except DomainError as error:
+                add_domain_error(form, error)
+                status = status_for(error)
+            else:
+                messages.success(request, f"SSO connection {connection.name} was added.")
+                return redirect("sso_list")
+    return render(request, "admincenter/settings/sso_form.html", {"section": "settings", "form": form}, status=status)
+
+
+@admin_required
+@require_http_methods(["GET", "POST"])
+def sso_edit(request, connection_id):
+    connection = _connection_or_404(request, connection_id)
+    status = 200
+    if request.method == "POST":
+        form = SsoConnectionForm(request.POST)
+        status = 400
+        if form.is_valid():
+            try:
+                services.sso_connection_update(
+                    organization=request.organization,
+                    connection=connection,
+                    name=form.cleaned_data["name"],
+                    protocol=form.cleaned_data["protocol"],
+                    domains=form.domain_list(),
+                    settings=form.protocol_settings(),
+                    actor=request.actor,
+                )
+            except DomainError as error:
+                add_domain_error(form, error)
+                status = status_for(error)
+            else:
+                messages.success(request, f"SSO connection {form.cleaned_data['name']} was saved.")
+                return redirect("sso_list")
+    else:
+        form = SsoConnectionForm(initial=SsoConnectionForm.initial_for(connection))
+    return render(
+        request,
+        "admincenter/settings/sso_form.html",
+        {"section": "settings", "form": form, "connection": connection},
+        status=status,
+    )
+
+
+@admin_required
+@require_http_methods(["GET", "POST"])
+def sso_delete(request, connection_id):
+    connection = _connection_or_404(request, connection_id)
+    error = None
+    status = 200
+    if request.method == "POST":
+        try:
+            services.sso_connection_delete(
+                organization=request.organization, connection=connection, actor=request.actor
+            )
+        except DomainError as exc:
+            error, status = exc.message, status_for(exc)
+        else:
+            messages.success(request, f"SSO connection {connection.name} was deleted.")
+            return redirect("sso_list")
+    return render(
+        request,
+        "admincenter/settings/sso_delete.html",
+        {"section": "settings", "connection": connection, "page_error": error},
+        status=status,
+    )
+
+
+# --- Provisioning ---------------------------------------------------------------
+
+
+def _provisioning_context(request, **extra):
+    organization = request.organization
+    context = {
+        "section": "settings",
+        "organization": organization,
+        "scim_connection": SsoConnection.objects.filter(organization=organization, scim_enabled=True).first(),
+        "has_connections": SsoConnection.objects.filter(organization=organization).exists(),
+        "enable_form": ScimEnableForm(organization=organization),
+        "deactivate_form": ScimDeactivateForm(initial={"on_scim_deactivate": organization.on_scim_deactivate}),
+        "impact": (
+            services.scim_disable_impact(organization=organization)
+            if organization.provisioning_mode == ProvisioningMode.SCIM
+            else None
+        ),
+    }
+    context.update(extra)
+    return context
+
+
+@admin_required
+@require_GET
+def provisioning(request):
+    return render(request, "admincenter/settings/provisioning.html", _provisioning_context(request))
+
+
+@admin_required
+@require_http_methods(["GET", "POST"])
+def provisioning_scim(request):
+    """Switch to SCIM. GET (with ``connection``) shows what changes; POST confirms, and
+    with a label also generates the first token, shown once on the token page."""
+    organization = request.organization
+    data = request.POST if request.method == "POST" else request.GET
+    form = ScimEnableConfirmForm(data or None, organization=organization)
+    if not form.is_bound or not form.is_valid():
+        if request.method == "GET" and not form.is_bound:
+            return redirect("provisioning")
+        return render(
+            request,
+            "admincenter/settings/provisioning.html",
+            _provisioning_context(request, enable_form=form),
+            status=400,
+        )
+    connection = form.cleaned_data["connection"]
+    preview = {
+        "section": "settings",
+        "form": form,
+        "connection": connection,
+        "domains": connection.domain_names,
+        "colliding_groups": list(queries.custom_groups_that_could_collide(organization=organization)[:100]),
+        "scim_base_url": scim_base_url(request),
+    }
+    if request.method == "GET":
+        form.initial["first_token_label"] = f"{connection.name} SCIM"
+        return render(request, "admincenter/settings/scim_enable.html", preview)
+    try:
+        services.provisioning_mode_set(
+            organization=organization, mode=ProvisioningMode.SCIM, connection=connection, actor=request.actor
+        )
+    except DomainError as error:
+        add_domain_error(form, error)
+        return render(request, "admincenter/settings/scim_enable.html", preview, status=status_for(error))
+    organization.refresh_from_db()
+    messages.success(request, f"SCIM provisioning is on, through {connection.name}. JIT provisioning is off.")
+    label = form.cleaned_data.get("first_token_label", "").strip()
+    if not label:
+        return redirect("scim_tokens")
+    return _issue_token_response(request, label=label, expires_in_days=365)
+
+
+@admin_required
+@require_http_methods(["GET", "POST"])
+def provisioning_jit(request):
+    """Switch back to JIT. GET explains what happens (D6); POST confirms."""
+    organization = request.organization
+    if organization.provisioning_mode != ProvisioningMode.SCIM:
+        messages.info(request, "Your organization already uses JIT provisioning.")
+        return redirect("provisioning")
+    impact = services.scim_disable_impact(organization=organization)
+    if request.method == "POST":
+        try:
+            released = services.provisioning_mode_set(
+                organization=organization, mode=ProvisioningMode.JIT, actor=request.actor
+            )
+        except DomainError as error:
+            return render(
+                request,
+                "admincenter/settings/scim_disable.html",
+                {"section": "settings", "impact": impact, "page_error": error.message},
+                status=status_for(error),
+            )
+        messages.success(
+            request,
+            "SCIM provisioning is off and JIT is back. "
+            f"{released['tokens_revoked']} token(s) revoked; {released['users_released']} user(s) and "
+            f"{released['groups_released']} group(s) can now be edited here.",
+        )
+        return redirect("provisioning")
+    return render(
+        request,
+        "admincenter/settings/scim_disable.html",
+        {
+            "section": "settings",
+            "impact": impact,
+            "scim_connection": SsoConnection.objects.filter(organization=organization, scim_enabled=True).first(),
+        },
+    )
+
+
+@admin_required
+@require_POST
+def provisioning_deactivate_action(request):
+    form = ScimDeactivateForm(request.POST)
+    if form.is_valid():
+        try:
+            organization_scim_deactivate_set(
+                organization=request.organization,
+                action=form.cleaned_data["on_scim_deactivate"],
+                actor=request.actor,
+            )
+        except DomainError as error:
+            add_domain_error(form, error)
+        else:
+            messages.success(request, "Saved what happens when your identity provider deactivates a user.")
+            return redirect("provisioning")
+    request.organization.refresh_from_db()
+    return render(
+        request,
+        "admincenter/settings/provisioning.html",
+        _provisioning_context(request, deactivate_form=form),
+        status=400,
+    )
+
+
+# --- SCIM tokens ----------------------------------------------------------------
+
+
+def _tokens_context(request, **extra):
+    organization = request.organization
+    context = {
+        "section": "settings",
+        "organization": organization,
+        "tokens": list(queries.token_list(organization=organization)),
+        "form": TokenIssueForm(),
+        "scim_base_url": scim_base_url(request),
+        "scim_connection": SsoConnection.objects.filter(organization=organization, scim_enabled=True).first(),
+        "issued": None,
+    }
+    context.update(extra)
+    return context
+
+
+def _issue_token_response(request, *, label: str, expires_in_days: int | None, form=None):
+    """Issue a token and render the token page with the raw value, once."""
+    try:
+        issued = services.scim_token_issue(
+            organization=request.organization, label=label, expires_in_days=expires_in_days, actor=request.actor
+        )
+    except DomainError as error:
+        form = form or TokenIssueForm()
+        add_domain_error(form, error)
+        response = render(
+            request, "admincenter/settings/tokens.html", _tokens_context(request, form=form), status=status_for(error)
+        )
+    else:
+        response = render(request, "admincenter/settings/tokens.html", _tokens_context(request, issued=issued))
+    add_never_cache_headers(response)
+    return response
+
+
+@admin_required
+@never_cache
+@require_http_methods(["GET", "POST"])
+def scim_tokens(request):
+    if request.method == "GET":
+        return render(request, "admincenter/settings/tokens.html", _tokens_context(request))
+    form = TokenIssueForm(request.POST)
+    if not form.is_valid():
+        return render(request, "admincenter/settings/tokens.html", _tokens_context(request, form=form), status=400)
+    # A browser "resubmit" of the POST that showed a token must not mint another one.
+    used = request.session.get(USED_TOKEN_NONCES, [])
+    nonce = form.cleaned_data["nonce"]
+    if nonce in used:
+        form = TokenIssueForm()
+        form.add_error(
+            None,
+            "This form was already submitted and its token was shown once. "
+            "If you did not copy it, revoke it and generate a new one.",
+        )
+        return render(request, "admincenter/settings/tokens.html", _tokens_context(request, form=form), status=409)
+    request.session[USED_TOKEN_NONCES] = [*used[-19:], nonce]
+    return _issue_token_response(
+        request, label=form.cleaned_data["label"], expires_in_days=form.expires_in_days(), form=form
+    )
+
+
+@admin_required
+@require_http_methods(["GET", "POST"])
+def scim_token_revoke(request, token_id):
+    try:
+        token = ScimToken.objects.select_related("sso_connection").get(organization=request.organization, pk=token_id)
+    except ScimToken.DoesNotExist:
+        raise Http404("No such SCIM token in this organization.") from None
+    error = None
+    status = 200
+    if request.method == "POST":
+        try:
+            services.scim_token_revoke(organization=request.organization, token=token, actor=request.actor)
+        except DomainError as exc:
+            error, status = exc.message, status_for(exc)
+        else:
+            messages.success(request, f"Token {token.label} ({token.token_prefix}…) was revoked.")
+            return redirect("scim_tokens")
+    return render(
+        request,
+        "admincenter/settings/token_revoke.html",
+        {"section": "settings", "token": token, "page_error": error},
+        status=status,
+    )
+
+
+# --- Connect your IdP -----------------------------------------------------------
+
+IDPS = [("pingone", "PingOne"), ("entra", "Microsoft Entra ID"), ("okta", "Okta")]
+
+
+@admin_required
+@require_GET
+def connect_idp(request):
+    idp = request.GET.get("idp", "pingone")
+    if idp not in dict(IDPS):
+        idp = "pingone"
+    base_url = scim_base_url(request)
+    host = base_url.split("://", 1)[-1].split("/", 1)[0]
+    organization = request.organization
+    return render(
+        request,
+        "admincenter/settings/connect_idp.html",
+        {
+            "section": "settings",
+            "idp": idp,
+            "idps": IDPS,
+            "scim_base_url": base_url,
+            "not_https": not base_url.startswith("https://"),
+            "host_has_underscore": "_" in host,
+            "scim_connection": SsoConnection.objects.filter(organization=organization, scim_enabled=True).first(),
+            "live_token_count": live_tokens(organization).count(),
+        },
+    )

@@ -1,0 +1,304 @@
+"""Users: the list, the detail page (profile, groups, effective access), creating a
+manual user, admitting a collaborator, and the lock matrix of domain.md §3.4 as the
+services enforce it. SCIM-managed users are shown read-only with a notice saying where
+to make the change instead."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.http import Http404, JsonResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from admincenter import services
+from admincenter.errors import DomainError
+from admincenter.forms import CollaboratorForm, GroupChoiceForm, UserCreateForm, UserProfileForm, add_domain_error
+from admincenter.models import SsoDomain
+from admincenter.permissions import admin_required
+from admincenter.selectors import effective_access
+from admincenter.views import queries
+from admincenter.views.common import paginate, status_for
+
+
+def _user_or_404(request, user_id):
+    user = queries.user_get(organization=request.organization, user_id=user_id)
+    if user is None:
+        raise Http404("No such user in this organization.")
+    return user
+
+
+@admin_required
+@require_GET
+def user_list(request):
+    q = request.GET.get("q", "").strip()
+    source = request.GET.get("source", "")
+    status = request.GET.get("status", "")
+    page = paginate(request, queries.user_list(organization=request.organization, q=q, source=source, status=status))
+    return render(
+        request,
+        "admincenter/users/list.html",
+        {
+            "section": "users",
+            "page": page,
+            "q": q,
+            "source": source,
+            "status": status,
+            "source_filters": queries.USER_SOURCE_FILTERS,
+            "status_filters": queries.USER_STATUS_FILTERS,
+        },
+    )
+
+
+def _scim_domain_warning(organization, email: str) -> str:
+    """O8: local users are allowed in SCIM mode, but the IdP should own its own domain."""
+    if not organization.is_scim_mode or "@" not in (email or ""):
+        return ""
+    domain = email.rsplit("@", 1)[1].strip().lower()
+    if SsoDomain.objects.filter(
+        connection__organization=organization, connection__scim_enabled=True, domain=domain
+    ).exists():
+        return (
+            f"{domain} belongs to your SCIM connection: people with this domain are normally provisioned by your "
+            "identity provider. The user was still created as a local user."
+        )
+    return ""
+
+
+@admin_required
+@require_http_methods(["GET", "POST"])
+def user_add(request):
+    """Create a manual user, or admit a collaborator/partner from another organization."""
+    organization = request.organization
+    create_form = UserCreateForm(prefix="create")
+    collaborator_form = CollaboratorForm(prefix="collab")
+    status = 200
+    if request.method == "POST":
+        if request.POST.get("action") == "collaborator":
+            collaborator_form = CollaboratorForm(request.POST, prefix="collab")
+            if collaborator_form.is_valid():
+                try:
+                    membership = services.collaborator_add(
+                        organization=organization,
+                        email=collaborator_form.cleaned_data["email"],
+                        actor=request.actor,
+                    )
+                except DomainError as error:
+                    add_domain_error(collaborator_form, error)
+                    status = status_for(error)
+                else:
+                    messages.success(request, f"{membership.user.email} can now be added to your groups.")
+                    return redirect("user_detail", user_id=membership.user_id)
+            else:
+                status = 400
+        else:
+            create_form = UserCreateForm(request.POST, prefix="create")
+            if create_form.is_valid():
+                data = create_form.cleaned_data
+                try:
+                    user = services.user_create(
+                        organization=organization,
+                        email=data["email"],
+                        given_name=data["given_name"],
+                        family_name=data["family_name"],
+                        password=data["password"] or None,
+                        actor=request.actor,
+                    )
+                except DomainError as error:
+                    add_domain_error(create_form, error)
+                    status = status_for(error)
+                else:
+                    messages.success(request, f"{user.email} was created.")
+                    warning = _scim_domain_warning(organization, user.email)
+                    if warning:
+                        messages.warning(request, warning)
+                    return redirect("user_detail", user_id=user.pk)
+            else:
+                status = 400
+    return render(
+        request,
+        "admincenter/users/add.html",
+        {"section": "users", "create_form": create_form, "collaborator_form": collaborator_form},
+        status=status,
+    )
+
+
+def _detail_context(request, user, **extra):
+    organization = request.organization
+    is_home = user.home_organization_id == organization.pk
+    editable = is_home and not user.is_scim_managed
+    profile_form = extra.pop("profile_form", None)
+    if profile_form is None and editable:
+        profile_form = UserProfileForm(
+            initial={"email": user.email, "given_name": user.given_name, "family_name": user.family_name}
+        )
+    memberships = list(queries.user_memberships(organization=organization, user=user))
+    joinable = queries.groups_user_can_join(organization=organization, user=user)
+    context = {
+        "section": "users",
+        "subject": user,
+        "is_home": is_home,
+        "editable": editable,
+        "profile_form": profile_form,
+        "memberships": memberships,
+        "access": effective_access(organization=organization, user=user),
+        "joinable_groups": joinable["groups"],
+        "joinable_product_groups": joinable["product_groups"],
+        "group_error": None,
+    }
+    context.update(extra)
+    return context
+
+
+@admin_required
+@require_GET
+def user_detail(request, user_id):
+    user = _user_or_404(request, user_id)
+    return render(request, "admincenter/users/detail.html", _detail_context(request, user))
+
+
+@admin_required
+@require_POST
+def user_edit(request, user_id):
+    user = _user_or_404(request, user_id)
+    form = UserProfileForm(request.POST)
+    status = 400
+    if form.is_valid():
+        try:
+            services.user_update(organization=request.organization, user=user, actor=request.actor, **form.cleaned_data)
+        except DomainError as error:
+            add_domain_error(form, error)
+            status = status_for(error)
+        else:
+            messages.success(request, "Profile saved.")
+            return redirect("user_detail", user_id=user.pk)
+    user.refresh_from_db()
+    context = _detail_context(request, user, profile_form=form)
+    if not context["editable"]:
+        # A SCIM-managed (or collaborator) profile stays read-only; show the refusal on top.
+        context["profile_form"] = None
+        context["page_error"] = form.non_field_errors()[0] if form.non_field_errors() else None
+    return render(request, "admincenter/users/detail.html", context, status=status)
+
+
+def _refuse(request, user, error: DomainError):
+    return render(
+        request,
+        "admincenter/users/detail.html",
+        _detail_context(request, user, page_error=error.message),
+        status=status_for(error),
+    )
+
+
+@admin_required
+@require_POST
+def user_set_active(request, user_id):
+    user = _user_or_404(request, user_id)
+    active = request.POST.get("active") == "true"
+    try:
+        services.user_set_active(organization=request.organization, user=user, active=active, actor=request.actor)
+    except DomainError as error:
+        return _refuse(request, user, error)
+    messages.success(request, f"{user.email} was {'reactivated' if active else 'deactivated'}.")
+    return redirect("user_detail", user_id=user.pk)
+
+
+@admin_required
+@require_http_methods(["GET", "POST"])
+def user_delete(request, user_id):
+    """Delete a local user, or remove a collaborator from the organization."""
+    user = _user_or_404(request, user_id)
+    is_home = user.home_organization_id == request.organization.pk
+    if request.method == "POST":
+        try:
+            if is_home:
+                services.user_delete(organization=request.organization, user=user, actor=request.actor)
+            else:
+                services.collaborator_remove(organization=request.organization, user=user, actor=request.actor)
+        except DomainError as error:
+            return _refuse(request, user, error)
+        messages.success(request, f"{user.email} was {'deleted' if is_home else 'removed from your organization'}.")
+        return redirect("user_list")
+    return render(
+        request,
+        "admincenter/users/delete.html",
+        {
+            "section": "users",
+            "subject": user,
+            "is_home": is_home,
+            "memberships": queries.user_memberships(organization=request.organization, user=user).count(),
+        },
+    )
+
+
+@admin_required
+@require_POST
+def user_group_add(request, user_id):
+    """Add the user to a custom group, Admin Center Administrators or a product group."""
+    user = _user_or_404(request, user_id)
+    form = GroupChoiceForm(request.POST)
+    if not form.is_valid():
+        return render(
+            request,
+            "admincenter/users/detail.html",
+            _detail_context(request, user, group_error="Choose a group."),
+            status=400,
+        )
+    group = queries.group_get(organization=request.organization, group_id=form.cleaned_data["group"])
+    if group is None:
+        raise Http404("No such group in this organization.")
+    try:
+        services.group_members_add(
+            organization=request.organization, group=group, user_ids=[user.pk], actor=request.actor
+        )
+    except DomainError as error:
+        return render(
+            request,
+            "admincenter/users/detail.html",
+            _detail_context(request, user, group_error=error.message),
+            status=status_for(error),
+        )
+    messages.success(request, f"{user.email} was added to {group.name}.")
+    return redirect(reverse("user_detail", kwargs={"user_id": user.pk}) + "#groups")
+
+
+@admin_required
+@require_POST
+def user_group_remove(request, user_id, group_id):
+    user = _user_or_404(request, user_id)
+    group = queries.group_get(organization=request.organization, group_id=group_id)
+    if group is None:
+        raise Http404("No such group in this organization.")
+    try:
+        services.group_members_remove(
+            organization=request.organization, group=group, user_ids=[user.pk], actor=request.actor
+        )
+    except DomainError as error:
+        return render(
+            request,
+            "admincenter/users/detail.html",
+            _detail_context(request, user, group_error=error.message),
+            status=status_for(error),
+        )
+    messages.success(request, f"{user.email} was removed from {group.name}.")
+    return redirect(reverse("user_detail", kwargs={"user_id": user.pk}) + "#groups")
+
+
+@admin_required
+@require_GET
+def user_picker(request):
+    """Type-ahead for member pickers: at most 20 people of this organization (JSON).
+    ``group`` leaves out the people already in that group."""
+    results = queries.user_picker(organization=request.organization, q=request.GET.get("q", ""))
+    group_id = request.GET.get("group")
+    if group_id and results:
+        group = queries.group_get(organization=request.organization, group_id=group_id)
+        if group is not None:
+            members = set(
+                str(pk)
+                for pk in group.memberships.filter(user_id__in=[r["id"] for r in results]).values_list(
+                    "user_id", flat=True
+                )
+            )
+            results = [r for r in results if r["id"] not in members]
+    return JsonResponse({"results": results})

@@ -47,6 +47,8 @@ def organization_create(
     slug = (slug or "").strip().lower()
     if not name:
         raise InvalidValue("The organization needs a name.", field="name")
+    _check_length(Organization, "name", name)
+    _check_length(Organization, "slug", slug)
     if not slug or slugify(slug) != slug:
         raise InvalidValue(
             f"'{slug}' is not a valid slug: use lower-case letters, digits and hyphens.",
@@ -129,6 +131,7 @@ def product_instance_create(
     nickname = (nickname or "").strip()
     if not nickname:
         raise InvalidValue("The instance needs a nickname.", field="nickname")
+    _check_length(ProductInstance, "nickname", nickname)
     if ProductInstance.objects.filter(organization=organization, product=product, nickname__iexact=nickname).exists():
         raise Conflict(
             f"{product.name} already has an instance named '{nickname}'.",
@@ -217,6 +220,13 @@ def add_to_everyone(organization: Organization, users: list[User], actor: Actor)
         ],
         ignore_conflicts=True,
     )
+
+
+def _check_length(model, field: str, value: str) -> None:
+    """Refuse what the column cannot hold: PostgreSQL raises DataError, SQLite stores it."""
+    limit = model._meta.get_field(field).max_length
+    if len(value) > limit:
+        raise InvalidValue(f"The {field} can be at most {limit} characters.", field=field)
 
 
 def _product(code: str) -> Product:

@@ -75,6 +75,13 @@ def _set_domains(connection: SsoConnection, domains: list[str]) -> None:
     )
 
 
+def _check_name_length(name: str) -> None:
+    """PostgreSQL would raise DataError on a longer name, SQLite would store it."""
+    limit = SsoConnection._meta.get_field("name").max_length
+    if len(name) > limit:
+        raise InvalidValue(f"The connection name can be at most {limit} characters.", field="name")
+
+
 def _validate_protocol(protocol: str) -> str:
     protocol = (protocol or "").strip().lower()
     if protocol not in SsoProtocol.values:
@@ -99,6 +106,7 @@ def sso_connection_create(
     name = (name or "").strip()
     if not name:
         raise InvalidValue("The connection needs a name.", field="name")
+    _check_name_length(name)
     protocol = _validate_protocol(protocol)
     domains = normalize_domains(domains)
     if organization.sso_connections.count() >= MAX_SSO_CONNECTIONS:
@@ -146,6 +154,7 @@ def sso_connection_update(
         name = name.strip()
         if not name:
             raise InvalidValue("The connection needs a name.", field="name")
+        _check_name_length(name)
         if organization.sso_connections.filter(name__iexact=name).exclude(pk=connection.pk).exists():
             raise Conflict(f"An SSO connection named '{name}' already exists.", field="name")
         connection.name = name

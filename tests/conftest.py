@@ -27,6 +27,26 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(pytest.mark.skip(reason="needs Redis: set REDIS_URL=redis://..."))
 
 
+@pytest.fixture(autouse=True)
+def _product_catalogue(request):
+    """The catalogue is seed data from migration 0002. Transactional tests (real workers,
+    live servers, concurrency) end with a flush that empties it, so reload it when a test
+    that uses the database finds it missing."""
+    names = set(request.fixturenames)
+    marker = request.node.get_closest_marker("django_db")
+    transactional = bool(marker and marker.kwargs.get("transaction")) or bool(
+        {"transactional_db", "live_server"} & names
+    )
+    if not transactional and marker is None and "db" not in names:
+        return
+    request.getfixturevalue("transactional_db" if transactional else "db")
+    from admincenter.catalogue import load_catalogue
+    from admincenter.models import Product, Role
+
+    if not Product.objects.exists():
+        load_catalogue(Product, Role)
+
+
 @pytest.fixture
 def on_postgres():
     return connection.vendor == "postgresql"

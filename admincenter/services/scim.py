@@ -167,7 +167,10 @@ def scim_user_update(
     if active == user.is_active:
         return UserWriteResult(user)
     if not active and organization.on_scim_deactivate == ScimDeactivateAction.DELETE:
+        pk = user.pk
         _deprovision(organization, user, actor, reason="active=false")
+        # Model.delete() clears the pk; the response still describes the resource (D2).
+        user.pk = pk
         user.is_active = False
         return UserWriteResult(user, deleted=True)
     user.is_active = active

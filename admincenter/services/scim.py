@@ -415,7 +415,9 @@ def _write_members(organization: Organization, group: Group, *, add: list[User],
             before={"members": sorted(remove.values()), "count": len(remove)},
         )
     if add or remove:
-        Group.objects.filter(pk=group.pk).update(updated_at=timezone.now())
+        # Also on the instance: the caller renders it as the response (meta.lastModified).
+        group.updated_at = timezone.now()
+        Group.objects.filter(pk=group.pk).update(updated_at=group.updated_at)
 
 
 @transaction.atomic

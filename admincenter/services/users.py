@@ -33,6 +33,8 @@ from admincenter.services.organizations import add_to_everyone
 
 # User fields an admin may edit on a local user.
 ADMIN_EDITABLE_FIELDS = ("email", "given_name", "family_name")
+EMAIL_MAX_LENGTH = User._meta.get_field("email").max_length
+NAME_MAX_LENGTH = User._meta.get_field("given_name").max_length
 
 
 def normalize_email(email: str, *, field: str = "email") -> str:
@@ -41,6 +43,17 @@ def normalize_email(email: str, *, field: str = "email") -> str:
         validate_email(value)
     except ValidationError:
         raise InvalidValue(f"'{email}' is not a valid email address.", field=field) from None
+    # validate_email accepts longer addresses than the column holds (DataError on PostgreSQL).
+    if len(value) > EMAIL_MAX_LENGTH:
+        raise InvalidValue(f"An email address can be at most {EMAIL_MAX_LENGTH} characters.", field=field)
+    return value
+
+
+def clean_name(value: str | None, *, field: str) -> str:
+    """A trimmed given or family name that fits its column."""
+    value = (value or "").strip()
+    if len(value) > NAME_MAX_LENGTH:
+        raise InvalidValue(f"Names can be at most {NAME_MAX_LENGTH} characters.", field=field)
     return value
 
 
@@ -83,8 +96,8 @@ def user_create(
     user = User(
         email=email,
         home_organization=organization,
-        given_name=(given_name or "").strip(),
-        family_name=(family_name or "").strip(),
+        given_name=clean_name(given_name, field="given_name"),
+        family_name=clean_name(family_name, field="family_name"),
         source=source,
     )
     if password:
@@ -144,6 +157,9 @@ def user_update(*, organization: Organization, user: User, actor: Actor, **chang
     if "email" in changes:
         changes["email"] = normalize_email(changes["email"])
         ensure_email_free(changes["email"], exclude=user)
+    for field in ("given_name", "family_name"):
+        if field in changes:
+            changes[field] = clean_name(changes[field], field=field)
     for field, value in changes.items():
         setattr(user, field, (value or "").strip())
     before, after = changed_fields(before, {f: getattr(user, f) for f in changes})
@@ -317,6 +333,9 @@ def user_jit_provision(
 
 @transaction.atomic
 def _jit_provision(organization, email, given_name, family_name, group_claims, actor: Actor) -> User:
+    # The IdP's names are cut to fit rather than refusing the sign-in.
+    given_name = (given_name or "").strip()[:NAME_MAX_LENGTH]
+    family_name = (family_name or "").strip()[:NAME_MAX_LENGTH]
     if organization.provisioning_mode == ProvisioningMode.SCIM:
         raise Forbidden(
             "Your organization provisions accounts from its identity provider. "

@@ -231,3 +231,30 @@ def test_product_instance_create_refuses_when_a_product_group_name_is_taken(orga
     assert not ProductInstance.objects.filter(organization=organization, product__code="cms").exists()
     assert AuditEvent.objects.count() == events_before
     assert Role.objects.filter(product__code="cms").count() == 2
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "field"),
+    [({"name": "N" * 201, "slug": "acme"}, "name"), ({"name": "Acme", "slug": "a" * 65}, "slug")],
+    ids=["name", "slug"],
+)
+def test_organization_create_refuses_values_longer_than_their_columns(kwargs, field):
+    # PostgreSQL would raise DataError; SQLite would silently store the long value.
+    with pytest.raises(InvalidValue, match="at most") as exc:
+        services.organization_create(actor=OPERATOR, **kwargs)
+    assert exc.value.field == field
+    assert not Organization.objects.exists()
+
+
+def test_organization_create_accepts_values_of_exactly_the_column_length():
+    org = services.organization_create(name="N" * 200, slug="a" * 64, actor=OPERATOR)
+    assert (len(org.name), len(org.slug)) == (200, 64)
+
+
+def test_product_instance_create_refuses_an_overlong_nickname(organization):
+    with pytest.raises(InvalidValue, match="at most 100") as exc:
+        services.product_instance_create(
+            organization=organization, product_code="cms", nickname="N" * 101, actor=OPERATOR
+        )
+    assert exc.value.field == "nickname"
+    services.product_instance_create(organization=organization, product_code="cms", nickname="N" * 100, actor=OPERATOR)

@@ -140,6 +140,20 @@ def test_sso_connection_create_validates_name_and_protocol(organization, admin, 
         services.sso_connection_create(organization=organization, name=name, protocol=protocol, actor=admin)
 
 
+def test_connection_names_longer_than_the_column_are_refused(organization, sso_connection, admin):
+    # PostgreSQL would raise DataError; SQLite would silently store the long value.
+    with pytest.raises(InvalidValue, match="at most 100") as exc:
+        services.sso_connection_create(organization=organization, name="N" * 101, protocol="saml", actor=admin)
+    assert exc.value.field == "name"
+    with pytest.raises(InvalidValue, match="at most 100"):
+        services.sso_connection_update(
+            organization=organization, connection=sso_connection, name="N" * 101, actor=admin
+        )
+    sso_connection.refresh_from_db()
+    assert sso_connection.name == "PingOne"
+    services.sso_connection_create(organization=organization, name="N" * 100, protocol="saml", actor=admin)
+
+
 # --- sso_connection_update -----------------------------------------------------------
 
 

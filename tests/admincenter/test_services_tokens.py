@@ -11,7 +11,7 @@ from admincenter import services
 from admincenter.errors import Conflict, Forbidden, InvalidValue, NotFound, Unauthenticated
 from admincenter.models import ActorType, AuditEvent, Organization, ScimToken, SsoConnection
 from admincenter.services import Actor
-from admincenter.services.tokens import TOKEN_PREFIX, hash_token
+from admincenter.services.tokens import MAX_EXPIRY_DAYS, TOKEN_PREFIX, hash_token
 from tests.conftest import OPERATOR
 
 pytestmark = pytest.mark.django_db
@@ -80,6 +80,13 @@ def test_issue_with_expiry(scim_organization):
     assert event.after["expires_at"] == issued.token.expires_at.isoformat()
 
 
+def test_issue_accepts_the_longest_expiry(scim_organization):
+    issued = services.scim_token_issue(
+        organization=scim_organization, label="x", expires_in_days=MAX_EXPIRY_DAYS, actor=OPERATOR
+    )
+    assert issued.token.expires_at - issued.token.created_at == timedelta(days=MAX_EXPIRY_DAYS)
+
+
 def test_issue_defaults_the_label(scim_organization):
     assert services.scim_token_issue(organization=scim_organization, label="  ", actor=OPERATOR).token.label == (
         "SCIM token"
@@ -91,6 +98,8 @@ def test_issue_defaults_the_label(scim_organization):
     [
         ({"expires_in_days": 0}, "expires_in_days"),
         ({"expires_in_days": -5}, "expires_in_days"),
+        ({"expires_in_days": MAX_EXPIRY_DAYS + 1}, "expires_in_days"),
+        ({"expires_in_days": 99_999_999}, "expires_in_days"),  # used to overflow the date
         ({"label": "x" * 101}, "label"),
     ],
 )

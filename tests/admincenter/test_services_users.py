@@ -157,6 +157,36 @@ def test_user_create_validates_the_password(organization, admin, password):
     assert AuditEvent.objects.count() == events_before
 
 
+LONG_EMAIL = "a" * 64 + "@" + ("b" * 60 + ".") * 4 + "test"  # valid syntax, 313 characters
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "field"),
+    [
+        ({"email": LONG_EMAIL}, "email"),
+        ({"email": "long@acme.test", "given_name": "G" * 151}, "given_name"),
+        ({"email": "long@acme.test", "family_name": "F" * 151}, "family_name"),
+    ],
+    ids=["email", "given_name", "family_name"],
+)
+def test_user_create_refuses_values_longer_than_their_columns(organization, admin, kwargs, field):
+    # PostgreSQL would raise DataError; SQLite would silently store the long value.
+    with pytest.raises(InvalidValue, match="at most") as exc:
+        services.user_create(organization=organization, actor=admin, **kwargs)
+    assert exc.value.field == field
+    assert not User.objects.filter(email__in=[LONG_EMAIL, "long@acme.test"]).exists()
+
+
+def test_user_update_refuses_values_longer_than_their_columns(organization, manual_user, admin):
+    snapshot = user_snapshot(manual_user)
+    with pytest.raises(InvalidValue):
+        services.user_update(organization=organization, user=manual_user, email=LONG_EMAIL, actor=admin)
+    with pytest.raises(InvalidValue):
+        services.user_update(organization=organization, user=manual_user, family_name="F" * 151, actor=admin)
+    assert user_snapshot(manual_user) == snapshot
+    services.user_update(organization=organization, user=manual_user, family_name="F" * 150, actor=admin)
+
+
 @pytest.mark.parametrize("source", [UserSource.JIT, UserSource.SCIM, "bogus"])
 def test_user_create_only_creates_local_users(organization, admin, source):
     with pytest.raises(InvalidValue):
@@ -415,6 +445,14 @@ def test_jit_updates_the_names_of_an_existing_user(organization, manual_user):
     # Signing in again with the same names writes nothing.
     services.user_jit_provision(organization=organization, email="manual@acme.test", given_name="Renamed")
     assert AuditEvent.objects.filter(action="user.update").count() == 1
+
+
+def test_jit_cuts_overlong_idp_names_to_fit_instead_of_refusing(organization):
+    user = services.user_jit_provision(
+        organization=organization, email="long.names@acme.test", given_name="G" * 300, family_name="F" * 200
+    )
+    user.refresh_from_db()
+    assert (len(user.given_name), len(user.family_name)) == (150, 150)
 
 
 def test_jit_group_claims_only_add_to_existing_custom_groups(organization, custom_group, cms_instance, admins_group):

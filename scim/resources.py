@@ -163,6 +163,10 @@ def resolve_key(key: str) -> tuple[str | None, str | None, str | None]:
     head, _, sub = rest.partition(".")
     table = ENTERPRISE_ATTRS if container == ENTERPRISE else CORE
     attribute = table.get(head.lower())
+    if attribute is None and container == "core" and head.lower() == "manager":
+        # Entra's legacy shape addresses the enterprise manager without its URN:
+        # {"op":"Add","path":"manager","value":[{"$ref":...,"value":"<id>"}]} (§3.6).
+        container, attribute = ENTERPRISE, "manager"
     if attribute is None:
         return "ignore", None, None
     return container, attribute, sub or None

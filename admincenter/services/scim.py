@@ -253,9 +253,17 @@ def scim_member_users(*, organization: Organization, member_ids: Iterable) -> di
     missing = sorted(raw for raw, key in parsed.items() if key is None or str(key) not in users)
     if missing:
         missing_uuids = [parsed[m] for m in missing if parsed[m] is not None]
-        if Group.objects.filter(organization=organization, pk__in=missing_uuids).exists():
+        group_ids = {
+            str(pk)
+            for pk in Group.objects.filter(organization=organization, pk__in=missing_uuids).values_list("pk", flat=True)
+        }
+        nested = [m for m in missing if str(parsed[m]) in group_ids]
+        if nested:
+            unknown = [m for m in missing if m not in nested]
             raise InvalidValue(
-                "Groups cannot be members of groups (nested groups are not supported): " + ", ".join(missing[:20])
+                "Groups cannot be members of groups (nested groups are not supported): "
+                + ", ".join(nested[:20])
+                + (f"; unknown ids: {', '.join(unknown[:20])}" if unknown else "")
             )
         raise InvalidValue(
             "Members must be users of this organization provisioned over SCIM; unknown ids: "

@@ -29,6 +29,7 @@ from admincenter.models import (
     UserSource,
 )
 from admincenter.services.audit import Actor, audit_record, changed_fields
+from admincenter.services.audit_pipeline import schedule_audit_processing
 from admincenter.services.groups import ensure_group_name_free, normalize_group_name, save_group_name
 from admincenter.services.organizations import add_to_everyone
 from admincenter.services.users import _save_new_user, ensure_email_free, normalize_email
@@ -447,5 +448,8 @@ def scim_group_delete(*, organization: Organization, group_id, actor: Actor) -> 
 
 
 def scim_request_log_record(**fields) -> ScimRequestLog:
-    """One row per SCIM request, written in the request's transaction (one INSERT)."""
-    return ScimRequestLog.objects.create(**fields)
+    """One row per SCIM request, written in the request's transaction (one INSERT); the
+    audit pipeline enriches it after commit."""
+    row = ScimRequestLog.objects.create(**fields)
+    schedule_audit_processing()
+    return row

@@ -7,6 +7,7 @@ The name-collision check here is shared with SCIM group writes, which live in
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterable
 
 from django.core.exceptions import ValidationError
@@ -256,7 +257,10 @@ def group_members_add(*, organization: Organization, group: Group, user_ids: Ite
 def group_members_remove(*, organization: Organization, group: Group, user_ids: Iterable, actor: Actor) -> int:
     group = group_get(organization=organization, group_id=group.pk, for_update=True)
     _ensure_admin_member_editable(group)
-    ids = [str(u) for u in user_ids]
+    try:
+        ids = [str(uuid.UUID(str(u))) for u in user_ids]
+    except ValueError:  # malformed ids would otherwise escape as ValidationError from the query
+        raise InvalidValue("Some user ids are not valid.", field="members") from None
     rows = group.memberships.filter(user_id__in=ids).select_related("user")
     emails = sorted(m.user.email for m in rows)
     if not emails:

@@ -345,6 +345,21 @@ def test_removing_a_non_member_is_a_no_op(organization, custom_group, manual_use
     assert not AuditEvent.objects.filter(action="group.member.remove").exists()
 
 
+def test_members_remove_refuses_malformed_ids(organization, custom_group, manual_user, admin):
+    services.group_members_add(organization=organization, group=custom_group, user_ids=[manual_user.pk], actor=admin)
+    with pytest.raises(InvalidValue) as exc:
+        services.group_members_remove(
+            organization=organization, group=custom_group, user_ids=[manual_user.pk, "not-a-uuid"], actor=admin
+        )
+    assert exc.value.field == "members"
+    assert members(custom_group) == {"manual@acme.test": "admin"}
+    # Ids in upper case are the same users.
+    services.group_members_remove(
+        organization=organization, group=custom_group, user_ids=[str(manual_user.pk).upper()], actor=admin
+    )
+    assert members(custom_group) == {}
+
+
 def test_admins_may_remove_jit_rows(organization, custom_group, admin):
     user = services.user_jit_provision(organization=organization, email="jit@acme.test", group_claims=["Marketing"])
     assert members(custom_group) == {"jit@acme.test": "jit"}

@@ -19,6 +19,7 @@ from django.db.models import Prefetch
 from django.http import HttpResponse
 from django_scim.exceptions import SCIMException
 from rest_framework import exceptions as drf_exceptions
+from rest_framework.renderers import BaseRenderer
 from rest_framework.views import APIView
 
 from admincenter import errors as domain
@@ -50,10 +51,22 @@ class _RollBack(Exception):
         self.response = response
 
 
+class ScimRenderer(BaseRenderer):
+    media_type = SCIM_CONTENT_TYPE
+    format = "scim"
+
+
 class ScimView(APIView):
     authentication_classes = [ScimBearerAuthentication]
     permission_classes = [ScimTokenRequired]
     parser_classes: list = []  # bodies are read by read_json(): any or no Content-Type is JSON
+    renderer_classes = [ScimRenderer]
+
+    def perform_content_negotiation(self, request, force=False):
+        """Every answer is SCIM JSON, whatever ``Accept`` says (IdPs send
+        application/scim+json, application/json, */* or nothing)."""
+        renderer = ScimRenderer()
+        return renderer, renderer.media_type
 
     # --- request lifecycle -------------------------------------------------
     def dispatch(self, request, *args, **kwargs):
@@ -95,6 +108,8 @@ class ScimView(APIView):
                 f"{self.request.method} is not supported on this endpoint.",
                 headers={"Allow": ", ".join(self.allowed_methods)},
             )
+        elif isinstance(exc, drf_exceptions.APIException):
+            error = ScimError(exc.status_code, None, str(exc.detail))
         else:
             logger.exception("Unhandled error in SCIM %s %s", self.request.method, self.request.path)
             error = ScimError(500, None, "The server could not process the request. It has been logged.")

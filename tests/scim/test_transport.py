@@ -1,0 +1,33 @@
+"""HTTP details IdPs differ on: Accept and Content-Type headers, charset parameters."""
+
+import json
+
+import pytest
+from django.test import Client
+
+USER = {"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": "accept@acme.test"}
+
+
+@pytest.mark.parametrize(
+    "accept",
+    ["application/scim+json", "application/json", "application/scim+json; charset=utf-8", "*/*", "text/html", None],
+)
+def test_every_accept_header_gets_scim_json(scim_token, accept):
+    headers = {"HTTP_AUTHORIZATION": f"Bearer {scim_token}"}
+    if accept:
+        headers["HTTP_ACCEPT"] = accept
+    response = Client(**headers).get("/api/scim/v2/Users?count=1")
+    assert response.status_code == 200
+    assert response["Content-Type"] == "application/scim+json"
+    assert response.json()["schemas"] == ["urn:ietf:params:scim:api:messages:2.0:ListResponse"]
+
+
+@pytest.mark.parametrize(
+    "content_type", ["application/scim+json; charset=utf-8", "application/json", "text/plain", None]
+)
+def test_bodies_are_json_whatever_the_content_type(scim_token, content_type):
+    client = Client(HTTP_AUTHORIZATION=f"Bearer {scim_token}", HTTP_ACCEPT="application/scim+json; charset=utf-8")
+    kwargs = {"content_type": content_type} if content_type else {"content_type": ""}
+    response = client.post("/api/scim/v2/Users", data=json.dumps(USER), **kwargs)
+    assert response.status_code == 201, response.content
+    assert response.json()["userName"] == "accept@acme.test"

@@ -318,19 +318,24 @@ def _tokens_context(request, **extra):
     return context
 
 
-def _issue_token_response(request, *, label: str, expires_in_days: int | None, form=None):
+def _issue_token_response(request, *, label: str, expires_in_days: int | None, form=None, nonce: str = ""):
     """Issue a token and render the token page with the raw value, once."""
     try:
         issued = services.scim_token_issue(
             organization=request.organization, label=label, expires_in_days=expires_in_days, actor=request.actor
         )
     except DomainError as error:
-        form = form or TokenIssueForm()
-        add_domain_error(form, error)
+        extra = {"page_error": error.message}
+        if form is not None:  # a bound form shows the refusal next to its field instead
+            add_domain_error(form, error)
+            extra = {"form": form}
         response = render(
-            request, "admincenter/settings/tokens.html", _tokens_context(request, form=form), status=status_for(error)
+            request, "admincenter/settings/tokens.html", _tokens_context(request, **extra), status=status_for(error)
         )
     else:
+        if nonce:
+            used = request.session.get(USED_TOKEN_NONCES, [])
+            request.session[USED_TOKEN_NONCES] = [*used[-19:], nonce]
         response = render(request, "admincenter/settings/tokens.html", _tokens_context(request, issued=issued))
     add_never_cache_headers(response)
     return response
@@ -349,16 +354,15 @@ def scim_tokens(request):
     used = request.session.get(USED_TOKEN_NONCES, [])
     nonce = form.cleaned_data["nonce"]
     if nonce in used:
-        form = TokenIssueForm()
-        form.add_error(
-            None,
+        message = (
             "This form was already submitted and its token was shown once. "
-            "If you did not copy it, revoke it and generate a new one.",
+            "If you did not copy it, revoke it and generate a new one."
         )
-        return render(request, "admincenter/settings/tokens.html", _tokens_context(request, form=form), status=409)
-    request.session[USED_TOKEN_NONCES] = [*used[-19:], nonce]
+        return render(
+            request, "admincenter/settings/tokens.html", _tokens_context(request, page_error=message), status=409
+        )
     return _issue_token_response(
-        request, label=form.cleaned_data["label"], expires_in_days=form.expires_in_days(), form=form
+        request, label=form.cleaned_data["label"], expires_in_days=form.expires_in_days(), form=form, nonce=nonce
     )
 
 

@@ -1,7 +1,7 @@
 """Who may use the Admin Center: login, the admin check, CSRF, organization scoping.
 
-Also holds the fixtures the other ``test_views_*`` modules import (a logged-in admin
-client, a non-admin member, the "every page" URL list)."""
+``admin_client`` is pytest-django's fixture: a client logged in as ``admin_user``,
+which tests/conftest.py defines as the first admin of ``organization``."""
 
 import pytest
 from django.test import Client
@@ -14,12 +14,6 @@ from tests.conftest import ADMIN_PASSWORD
 from tests.factories import UserFactory
 
 OPERATOR = Actor.operator("tests")
-
-
-@pytest.fixture
-def admin_client(client, admin_user):
-    client.force_login(admin_user)
-    return client
 
 
 @pytest.fixture
@@ -230,6 +224,10 @@ def test_password_change_is_audited_and_keeps_the_session(client, organization, 
     assert "Brand-New" not in str(event.before) + str(event.after)
     admin_user.refresh_from_db()
     assert admin_user.check_password("Brand-New-Pass-99")
+
+
+def test_user_picker_needs_an_admin(member_client):
+    assert member_client.get(reverse("user_picker"), {"q": "a"}).status_code == 403
 
 
 def test_non_admins_may_change_their_own_password(member_client):

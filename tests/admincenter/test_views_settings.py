@@ -1,0 +1,331 @@
+"""Settings pages: SSO connections, provisioning mode, SCIM tokens, Connect your IdP."""
+
+import re
+
+import pytest
+from django.urls import reverse
+
+from admincenter import services
+from admincenter.models import AuditEvent, Organization, ScimToken, SsoConnection, User
+from admincenter.services import Actor
+from admincenter.services.tokens import hash_token
+from tests.admincenter.test_views_common import last_event
+from tests.factories import GroupFactory
+
+OPERATOR = Actor.operator("tests")
+TOKEN_RE = re.compile(r'data-testid="new-token">(optiid_scim_[A-Za-z0-9_-]+)<')
+
+
+def sso_data(**overrides):
+    data = {
+        "name": "Entra",
+        "protocol": "oidc",
+        "domains": "example.org\nEXAMPLE.net",
+        "oidc_issuer": "https://login.example/",
+    }
+    data.update(overrides)
+    return data
+
+
+def token_form(client, **overrides):
+    page = client.get(reverse("scim_tokens"))
+    data = {"label": "Okta prod", "expiry": "365", "nonce": page.context["form"].initial["nonce"]}
+    data.update(overrides)
+    return data
+
+
+# --- SSO connections -----------------------------------------------------------
+
+
+def test_sso_list_shows_connections_with_domains_and_scim_badge(admin_client, scim_organization):
+    html = admin_client.get(reverse("sso_list")).content.decode()
+    assert "PingOne" in html and "<code>acme.test</code>" in html
+    assert "SCIM connection" in html
+    assert "Disable SCIM before deleting" in html
+
+
+def test_add_an_sso_connection(admin_client, organization):
+    response = admin_client.post(reverse("sso_create"), sso_data())
+    assert response.status_code == 302
+    connection = SsoConnection.objects.get(organization=organization, name="Entra")
+    assert connection.domain_names == ["example.net", "example.org"]
+    assert connection.settings == {"oidc_issuer": "https://login.example/"}
+    assert last_event(organization, "sso_connection.create").after["domains"] == ["example.org", "example.net"]
+
+
+@pytest.mark.parametrize(
+    ("data", "field", "message"),
+    [
+        (sso_data(domains="gmail.com"), "domains", "public mail domain"),
+        (sso_data(domains="acme.test"), "domains", "already used by another SSO connection"),
+        (sso_data(name="pingone"), "name", "already exists"),
+        (sso_data(name=""), "name", "This field is required"),
+        (sso_data(oidc_issuer="not a url"), "oidc_issuer", "Enter a valid URL"),
+    ],
+)
+def test_sso_form_errors_are_next_to_the_field(admin_client, organization, data, field, message):
+    response = admin_client.post(reverse("sso_create"), data)
+    assert response.status_code in (400, 409)
+    assert message in response.context["form"].errors[field][0]
+    assert SsoConnection.objects.filter(organization=organization).count() == 1
+
+
+def test_at_most_five_connections(admin_client, organization):
+    for i in range(4):
+        services.sso_connection_create(organization=organization, name=f"C{i}", protocol="saml", actor=OPERATOR)
+    page = admin_client.get(reverse("sso_list"))
+    assert b"The limit of 5 connections is reached." in page.content
+    response = admin_client.post(reverse("sso_create"), sso_data(domains=""))
+    assert response.status_code == 409
+    assert "at most 5" in response.context["form"].errors["name"][0]
+
+
+def test_edit_an_sso_connection(admin_client, organization, sso_connection):
+    page = admin_client.get(reverse("sso_edit", args=[sso_connection.pk]))
+    assert page.context["form"].initial["domains"] == "acme.test"
+    response = admin_client.post(
+        reverse("sso_edit", args=[sso_connection.pk]),
+        {"name": "PingOne EU", "protocol": "saml", "domains": "acme.test\nacme.eu", "saml_entity_id": "urn:x"},
+    )
+    assert response.status_code == 302
+    sso_connection.refresh_from_db()
+    assert sso_connection.name == "PingOne EU"
+    assert sso_connection.domain_names == ["acme.eu", "acme.test"]
+    event = last_event(organization, "sso_connection.update")
+    assert event.after["name"] == "PingOne EU"
+
+
+def test_delete_an_sso_connection_but_not_the_scim_one(admin_client, scim_organization, sso_connection):
+    other = services.sso_connection_create(
+        organization=scim_organization, name="Spare", protocol="saml", actor=OPERATOR
+    )
+    response = admin_client.post(reverse("sso_delete", args=[other.pk]))
+    assert response.status_code == 302
+    assert last_event(scim_organization, "sso_connection.delete").target_label == "Spare"
+    page = admin_client.get(reverse("sso_delete", args=[sso_connection.pk]))
+    assert b"cannot be deleted" in page.content
+    response = admin_client.post(reverse("sso_delete", args=[sso_connection.pk]))
+    assert response.status_code == 403
+    assert b"Disable SCIM provisioning before deleting it" in response.content
+    assert SsoConnection.objects.filter(pk=sso_connection.pk).exists()
+
+
+# --- Provisioning -----------------------------------------------------------------
+
+
+def test_switching_to_scim_first_shows_what_changes(admin_client, organization, sso_connection, custom_group):
+    released = GroupFactory(organization=organization, name="Old SCIM group")
+    released.scim_released_at = released.created_at
+    released.save()
+    response = admin_client.get(reverse("provisioning_scim"), {"connection": sso_connection.pk})
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "JIT provisioning stops." in html
+    assert "<code>acme.test</code>" in html
+    assert "Marketing" in html and "Old SCIM group" in html and "Formerly SCIM" in html
+    organization.refresh_from_db()
+    assert organization.provisioning_mode == "jit"  # nothing changed yet
+
+
+def test_switching_to_scim_needs_a_connection_of_this_organization(admin_client, organization, other_organization):
+    response = admin_client.get(
+        reverse("provisioning_scim"), {"connection": other_organization.sso_connections.get().pk}
+    )
+    assert response.status_code == 400
+    assert response.context["enable_form"].errors["connection"]
+    response = admin_client.post(reverse("provisioning_scim"), {"connection": ""})
+    assert response.status_code == 400
+
+
+def test_confirm_scim_and_get_the_first_token_once(admin_client, organization, sso_connection):
+    response = admin_client.post(
+        reverse("provisioning_scim"), {"connection": sso_connection.pk, "first_token_label": "PingOne prod"}
+    )
+    assert response.status_code == 200
+    organization.refresh_from_db()
+    assert organization.provisioning_mode == "scim"
+    assert last_event(organization, "scim.enable").actor_label == "admin@acme.test"
+    raw = TOKEN_RE.search(response.content.decode()).group(1)
+    assert ScimToken.objects.get(token_hash=hash_token(raw)).label == "PingOne prod"
+    assert "no-store" in response["Cache-Control"]
+
+
+def test_confirm_scim_without_a_token_label_redirects_to_tokens(admin_client, organization, sso_connection):
+    response = admin_client.post(reverse("provisioning_scim"), {"connection": sso_connection.pk})
+    assert response.status_code == 302
+    assert response["Location"] == reverse("scim_tokens")
+    assert ScimToken.objects.count() == 0
+
+
+def test_switching_back_to_jit_explains_and_releases(admin_client, scim_organization, scim_group, issued_scim_token):
+    page = admin_client.get(reverse("provisioning_jit"))
+    html = page.content.decode()
+    assert "1 SCIM token is revoked." in html
+    assert "1 SCIM-managed user becomes editable" in html
+    assert "1 SCIM group becomes custom groups" in html or "1 SCIM group becomes" in html
+    response = admin_client.post(reverse("provisioning_jit"))
+    assert response.status_code == 302
+    scim_organization.refresh_from_db()
+    assert scim_organization.provisioning_mode == "jit"
+    assert ScimToken.objects.get(pk=issued_scim_token.token.pk).revoked_at is not None
+    event = last_event(scim_organization, "scim.disable")
+    assert event.after["users_released"] == 1 and event.after["groups_released"] == 1
+
+
+def test_on_scim_deactivate_is_editable_and_audited(admin_client, organization):
+    page = admin_client.get(reverse("provisioning"))
+    assert b'value="delete"' in page.content
+    response = admin_client.post(reverse("provisioning_deactivate_action"), {"on_scim_deactivate": "delete"})
+    assert response.status_code == 302
+    organization.refresh_from_db()
+    assert organization.on_scim_deactivate == "delete"
+    event = last_event(organization, "organization.update")
+    assert (event.before, event.after) == ({"on_scim_deactivate": "disable"}, {"on_scim_deactivate": "delete"})
+    response = admin_client.post(reverse("provisioning_deactivate_action"), {"on_scim_deactivate": "explode"})
+    assert response.status_code == 400
+    assert response.context["deactivate_form"].errors["on_scim_deactivate"]
+
+
+def test_provisioning_without_connections_asks_for_one(admin_client, organization, sso_connection):
+    sso_connection.delete()
+    html = admin_client.get(reverse("provisioning")).content.decode()
+    assert "SCIM needs an SSO connection" in html
+
+
+# --- SCIM tokens -----------------------------------------------------------------
+
+
+def test_tokens_page_in_jit_mode_points_to_provisioning(admin_client, organization):
+    html = admin_client.get(reverse("scim_tokens")).content.decode()
+    assert "SCIM is off." in html
+    assert "Generate token" not in html
+
+
+def test_generate_a_token_shows_it_exactly_once(admin_client, scim_organization):
+    response = admin_client.post(reverse("scim_tokens"), token_form(admin_client))
+    assert response.status_code == 200
+    html = response.content.decode()
+    raw = TOKEN_RE.search(html).group(1)
+    assert "This is the only time the token is shown." in html
+    assert 'data-copy-target="new-token-value"' in html
+    assert "no-store" in response["Cache-Control"]
+    token = ScimToken.objects.get(token_hash=hash_token(raw))
+    assert token.label == "Okta prod" and token.expires_at is not None
+    # Never stored: not in the session, not in an audit event, not on the next page view.
+    session = admin_client.session
+    assert raw not in str(dict(session.items()))
+    assert not any(raw in str(e.before) + str(e.after) for e in AuditEvent.objects.all())
+    assert raw not in admin_client.get(reverse("scim_tokens")).content.decode()
+    assert token.token_prefix in admin_client.get(reverse("scim_tokens")).content.decode()
+    assert last_event(scim_organization, "scim.token.create").target_label == f"Okta prod ({token.token_prefix})"
+
+
+def test_resubmitting_the_token_form_does_not_mint_a_second_token(admin_client, scim_organization):
+    data = token_form(admin_client)
+    admin_client.post(reverse("scim_tokens"), data)
+    response = admin_client.post(reverse("scim_tokens"), data)
+    assert response.status_code == 409
+    assert b"already submitted" in response.content
+    assert ScimToken.objects.filter(organization=scim_organization).count() == 1
+
+
+def test_token_form_errors(admin_client, scim_organization):
+    response = admin_client.post(reverse("scim_tokens"), token_form(admin_client, label=""))
+    assert response.status_code == 400
+    assert response.context["form"].errors["label"]
+    response = admin_client.post(reverse("scim_tokens"), token_form(admin_client, nonce="forged"))
+    assert response.status_code == 400
+    assert "expired" in str(response.context["form"].errors)
+    for i in range(2):
+        services.scim_token_issue(organization=scim_organization, label=f"t{i}", actor=OPERATOR)
+    admin_client.post(reverse("scim_tokens"), token_form(admin_client))
+    response = admin_client.post(reverse("scim_tokens"), token_form(admin_client))
+    assert response.status_code == 409
+    assert "live SCIM tokens" in response.context["form"].errors["label"][0]
+
+
+def test_a_refused_token_form_can_be_submitted_again(admin_client, scim_organization):
+    issued = [
+        services.scim_token_issue(organization=scim_organization, label=f"t{i}", actor=OPERATOR) for i in range(3)
+    ]
+    data = token_form(admin_client)
+    assert admin_client.post(reverse("scim_tokens"), data).status_code == 409
+    services.scim_token_revoke(organization=scim_organization, token=issued[0].token, actor=OPERATOR)
+    response = admin_client.post(reverse("scim_tokens"), data)
+    assert response.status_code == 200
+    assert TOKEN_RE.search(response.content.decode())
+
+
+def test_never_expiring_token(admin_client, scim_organization):
+    admin_client.post(reverse("scim_tokens"), token_form(admin_client, expiry="never", label="forever"))
+    assert ScimToken.objects.get(label="forever").expires_at is None
+
+
+def test_token_list_shows_prefix_label_creator_last_use_expiry_and_state(
+    admin_client, scim_organization, issued_scim_token, revoked_scim_token
+):
+    html = admin_client.get(reverse("scim_tokens")).content.decode()
+    token = issued_scim_token.token
+    assert f"<code>{token.token_prefix}…</code>" in html
+    assert "PingOne prod" in html and "tests" in html
+    assert "Active" in html and "Revoked" in html
+    assert "never" in html
+
+
+def test_revoke_a_token_after_confirmation(admin_client, scim_organization, issued_scim_token):
+    token = issued_scim_token.token
+    page = admin_client.get(reverse("scim_token_revoke", args=[token.pk]))
+    assert b"stops working immediately" in page.content
+    response = admin_client.post(reverse("scim_token_revoke", args=[token.pk]))
+    assert response.status_code == 302
+    token.refresh_from_db()
+    assert token.revoked_at is not None and token.revoked_by == "admin_user:admin@acme.test"
+    assert last_event(scim_organization, "scim.token.revoke").actor_label == "admin@acme.test"
+    response = admin_client.post(reverse("scim_token_revoke", args=[token.pk]))
+    assert response.status_code == 409
+
+
+# --- Connect your IdP ------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("idp", "expected"),
+    [
+        (
+            "pingone",
+            [
+                "/Users",
+                "/Groups",
+                "2.0",
+                "OAuth 2 Bearer Token",
+                'username Eq "%s"',
+                "userName",
+                "Allow users to be disabled or deprovisioned",
+            ],
+        ),
+        ("entra", ["Tenant URL", "aadOptscim062020", "objectId", "Sync only assigned users and groups"]),
+        ("okta", ["SCIM connector base URL", "HTTP Header", "Push New Users", "Sync Password", "Create Group"]),
+    ],
+)
+def test_connect_your_idp_guides(admin_client, scim_organization, idp, expected):
+    html = admin_client.get(reverse("connect_idp"), {"idp": idp}).content.decode()
+    assert "http://testserver/api/scim/v2" in html
+    for value in expected:
+        assert value in html, value
+    assert html.count("data-copy-target=") >= 4
+
+
+def test_connect_your_idp_uses_the_configured_base_url(admin_client, scim_organization, settings):
+    settings.SCIM_BASE_URL = "https://id.acme.example/api/scim/v2"
+    html = admin_client.get(reverse("connect_idp")).content.decode()
+    assert "https://id.acme.example/api/scim/v2" in html
+    assert "is not HTTPS" not in html
+    settings.SCIM_BASE_URL = "https://bad_host.example/api/scim/v2"
+    html = admin_client.get(reverse("connect_idp"), {"idp": "okta"}).content.decode()
+    assert "underscore" in html
+
+
+def test_settings_pages_do_not_touch_other_organizations(admin_client, other_organization):
+    admin_client.post(reverse("provisioning_deactivate_action"), {"on_scim_deactivate": "delete"})
+    assert Organization.objects.get(pk=other_organization.pk).on_scim_deactivate == "disable"
+    assert User.objects.filter(email="hank@globex.test").exists()

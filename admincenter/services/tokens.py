@@ -68,11 +68,10 @@ def scim_token_issue(
     label = (label or "").strip() or "SCIM token"
     if len(label) > 100:
         raise InvalidValue("The label can be at most 100 characters.", field="label")
-    if expires_in_days is not None and not 1 <= expires_in_days <= MAX_EXPIRY_DAYS:
-        raise InvalidValue(
-            f"Expiry must be between 1 and {MAX_EXPIRY_DAYS} days, or none.",
-            field="expires_in_days",
-        )
+    if expires_in_days is not None and expires_in_days < 1:
+        raise InvalidValue("Expiry must be at least one day, or none.", field="expires_in_days")
+    if expires_in_days is not None and expires_in_days > MAX_EXPIRY_DAYS:
+        raise InvalidValue(f"Expiry can be at most {MAX_EXPIRY_DAYS} days, or none.", field="expires_in_days")
     limit = settings.SCIM_MAX_LIVE_TOKENS
     if live_tokens(organization).count() >= limit:
         raise Conflict(

@@ -6,7 +6,6 @@ import pytest
 from django.db import transaction
 
 from admincenter import services
-from admincenter.catalogue import load_catalogue
 from admincenter.errors import Conflict, Forbidden, InvalidValue, NotFound
 from admincenter.models import (
     ActorType,
@@ -16,8 +15,6 @@ from admincenter.models import (
     MembershipOwner,
     OrgMembership,
     Outcome,
-    Product,
-    Role,
     SystemGroupKey,
     User,
     UserSource,
@@ -516,20 +513,8 @@ def test_jit_lets_a_collaborator_in_without_editing_them(organization, collabora
     assert not AuditEvent.objects.filter(action__in=["user.update", "login.jit_refused"]).exists()
 
 
-@pytest.fixture(scope="module")
-def catalogue_kept(django_db_setup, django_db_blocker):
-    """A transactional test ends with a flush of every table, the product catalogue
-    (loaded by a data migration) included. Load it before, and put it back after, so
-    tests that run later (transactional ones run last) still find it."""
-    with django_db_blocker.unblock():
-        load_catalogue(Product, Role)
-    yield
-    with django_db_blocker.unblock():
-        load_catalogue(Product, Role)
-
-
 @pytest.mark.django_db(transaction=True)
-def test_jit_refusal_in_scim_mode_is_committed_while_the_login_fails(catalogue_kept, scim_organization, custom_group):
+def test_jit_refusal_in_scim_mode_is_committed_while_the_login_fails(scim_organization, custom_group):
     assert transaction.get_autocommit()  # no test transaction around us: what we read is committed
     with pytest.raises(Forbidden, match="IdP administrator"):
         services.user_jit_provision(

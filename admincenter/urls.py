@@ -15,4 +15,9 @@ urlpatterns = [
     path("", views.home, name="home"),
     path("", include("admincenter.views.routes")),
     path("audit/", views_audit.audit_log, name="audit_log"),
+    path("audit/<int:pk>/", views_audit.audit_detail, name="audit_detail"),
+    path("audit/requests/", views_audit.audit_requests, name="audit_requests"),
+    path("audit/export/", views_audit.audit_export, name="audit_export"),
+    path("audit/exports/<int:pk>/", views_audit.audit_export_detail, name="audit_export_detail"),
+    path("audit/exports/<int:pk>/download/", views_audit.audit_export_download, name="audit_export_download"),
 ]

@@ -23,13 +23,21 @@ from admincenter.models import (
 )
 
 
+class Form(forms.Form):
+    """Labels without Django's trailing colon (they sit above their field)."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("label_suffix", "")
+        super().__init__(*args, **kwargs)
+
+
 def add_domain_error(form: forms.Form, error: DomainError) -> None:
     """Show a service refusal next to the field it concerns, or above the form."""
     field = error.field if error.field in form.fields else None
     form.add_error(field, error.message)
 
 
-class UserCreateForm(forms.Form):
+class UserCreateForm(Form):
     email = forms.EmailField(label="Email", max_length=254, widget=forms.EmailInput(attrs={"autocomplete": "off"}))
     given_name = forms.CharField(label="Given name", max_length=150, required=False)
     family_name = forms.CharField(label="Family name", max_length=150, required=False)
@@ -42,7 +50,7 @@ class UserCreateForm(forms.Form):
     )
 
 
-class CollaboratorForm(forms.Form):
+class CollaboratorForm(Form):
     email = forms.EmailField(
         label="Email of the collaborator",
         max_length=254,
@@ -50,13 +58,13 @@ class CollaboratorForm(forms.Form):
     )
 
 
-class UserProfileForm(forms.Form):
+class UserProfileForm(Form):
     email = forms.EmailField(label="Email", max_length=254)
     given_name = forms.CharField(label="Given name", max_length=150, required=False)
     family_name = forms.CharField(label="Family name", max_length=150, required=False)
 
 
-class GroupNameForm(forms.Form):
+class GroupNameForm(Form):
     name = forms.CharField(
         label="Group name",
         max_length=255,
@@ -64,7 +72,7 @@ class GroupNameForm(forms.Form):
     )
 
 
-class MemberAddForm(forms.Form):
+class MemberAddForm(Form):
     """Adds one person by email. The input gets a type-ahead list from our JS; without
     JS it is a plain email field."""
 
@@ -77,14 +85,14 @@ class MemberAddForm(forms.Form):
     )
 
 
-class GroupChoiceForm(forms.Form):
+class GroupChoiceForm(Form):
     """Add the user to one group (a custom group, Admin Center Administrators, or a
     product group for "Add product access")."""
 
     group = forms.UUIDField(label="Group")
 
 
-class GrantAddForm(forms.Form):
+class GrantAddForm(Form):
     instance = forms.ModelChoiceField(
         label="Product instance",
         queryset=ProductInstance.objects.none(),
@@ -118,7 +126,7 @@ def _domain_lines(value: str) -> list[str]:
     return [d for d in (part.strip() for part in value.replace(",", "\n").splitlines()) if d]
 
 
-class SsoConnectionForm(forms.Form):
+class SsoConnectionForm(Form):
     name = forms.CharField(label="Name", max_length=100, help_text="Shown on the sign-in page.")
     protocol = forms.ChoiceField(label="Protocol", choices=SsoProtocol.choices)
     domains = forms.CharField(
@@ -160,7 +168,7 @@ class SsoConnectionForm(forms.Form):
         return {f: self.cleaned_data[f] for f in self.SETTING_FIELDS if f.startswith(prefix) and self.cleaned_data[f]}
 
 
-class ScimEnableForm(forms.Form):
+class ScimEnableForm(Form):
     connection = forms.ModelChoiceField(
         label="SSO connection that carries SCIM",
         queryset=SsoConnection.objects.none(),
@@ -181,9 +189,9 @@ class ScimEnableConfirmForm(ScimEnableForm):
     )
 
 
-class ScimDeactivateForm(forms.Form):
+class ScimDeactivateForm(Form):
     on_scim_deactivate = forms.ChoiceField(
-        label="When your identity provider deactivates a user (active=false)",
+        label="Action on active=false",
         choices=ScimDeactivateAction.choices,
         widget=forms.RadioSelect,
     )
@@ -193,7 +201,7 @@ TOKEN_EXPIRY_CHOICES = [("365", "1 year"), ("90", "90 days"), ("never", "Never")
 _TOKEN_NONCE_SALT = "admincenter.scim-token-form"
 
 
-class TokenIssueForm(forms.Form):
+class TokenIssueForm(Form):
     """Generate a SCIM token. ``nonce`` makes a browser's "resubmit the form" after the
     token page was shown refuse to mint a second, unseen token."""
 
@@ -217,7 +225,7 @@ class TokenIssueForm(forms.Form):
         return None if value == "never" else int(value)
 
 
-class ExportFilterForm(forms.Form):
+class ExportFilterForm(Form):
     product = forms.ChoiceField(label="Product", required=False)
     instance = forms.ChoiceField(label="Instance", required=False)
 

@@ -22,7 +22,7 @@ from admincenter.views.common import status_for
 @login_required
 @require_http_methods(["GET", "POST"])
 def password_change(request):
-    form = PasswordChangeForm(request.user, request.POST or None)
+    form = PasswordChangeForm(request.user, request.POST or None, label_suffix="")
     status = 200
     if request.method == "POST":
         status = 400

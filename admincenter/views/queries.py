@@ -402,28 +402,34 @@ class HourCount:
 
 def hourly_scim_requests(*, organization: Organization, hours: int = 168, now: datetime | None = None):
     """SCIM requests per hour over the last ``hours`` hours, oldest first, one entry per
-    hour (zeros included). Reads the audit pipeline's ``AuditHourlyRollup``; when that
-    has nothing for the period (pipeline not run yet), aggregates ``ScimRequestLog`` by
-    hour in the database instead. Returns ``(counts, source)``."""
+    hour (zeros included). Returns ``(counts, source)``.
+
+    Two queries, whatever the traffic: the audit pipeline's ``AuditHourlyRollup`` for
+    the period, plus ``ScimRequestLog`` rows the pipeline has not processed yet,
+    aggregated by hour in the database. The pipeline marks a row processed in the same
+    transaction that adds it to the roll-up, so nothing is counted twice; and when the
+    pipeline has not run at all (or the roll-up is empty for the period) the chart is
+    simply the request log's. Roll-ups outlive the raw rows, which are purged sooner."""
     now = now or timezone.now()
     end = now.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
     start = end - timedelta(hours=hours)
     rollups = list(
-        AuditHourlyRollup.objects.filter(organization=organization, hour__gte=start, hour__lt=end).values_list(
-            "hour", "requests", "errors"
-        )
+        AuditHourlyRollup.objects.filter(
+            organization=organization, hour__gte=start, hour__lt=end, requests__gt=0
+        ).values_list("hour", "requests", "errors")
     )
-    source = "rollup"
-    if not rollups:
-        source = "request_log"
-        rollups = list(
-            ScimRequestLog.objects.filter(organization=organization, occurred_at__gte=start, occurred_at__lt=end)
-            .annotate(hour=TruncHour("occurred_at"))
-            .values("hour")
-            .annotate(requests=Count("pk"), errors=Count("pk", filter=Q(status_code__gte=400)))
-            .order_by("hour")
-            .values_list("hour", "requests", "errors")
+    pending = list(
+        ScimRequestLog.objects.filter(
+            organization=organization, occurred_at__gte=start, occurred_at__lt=end, processed_at__isnull=True
         )
+        .annotate(hour=TruncHour("occurred_at"))
+        .values("hour")
+        .annotate(requests=Count("pk"), errors=Count("pk", filter=Q(status_code__gte=400)))
+        .order_by("hour")
+        .values_list("hour", "requests", "errors")
+    )
+    source = "rollup" if rollups else "request_log"
+    rollups += pending
     by_hour: dict[datetime, tuple[int, int]] = {}
     for hour, requests, errors in rollups:
         key = hour.astimezone(UTC).replace(minute=0, second=0, microsecond=0)

@@ -69,13 +69,32 @@ def test_chart_reads_the_hourly_rollup(organization):
     now = hour_now()
     AuditHourlyRollup.objects.create(organization=organization, hour=now - timedelta(hours=2), requests=10, errors=3)
     AuditHourlyRollup.objects.create(organization=organization, hour=now - timedelta(days=8), requests=99, errors=0)
-    ScimRequestLog.objects.create(organization=organization, method="GET", path="/Users", status_code=200)
+    # A raw row the pipeline already rolled up is not counted twice...
+    ScimRequestLog.objects.create(
+        organization=organization,
+        method="GET",
+        path="/Users",
+        status_code=200,
+        occurred_at=now - timedelta(hours=2),
+        processed_at=timezone.now(),
+    )
+    # ...and one it has not processed yet is added to its hour.
+    ScimRequestLog.objects.create(organization=organization, method="GET", path="/Users", status_code=500)
     counts, source = hourly_scim_requests(organization=organization)
     assert source == "rollup"
     assert len(counts) == 168
     assert counts[-1].hour == now
     assert (counts[-3].requests, counts[-3].errors) == (10, 3)
-    assert sum(c.requests for c in counts) == 10  # the 8-day-old hour is outside the window
+    assert (counts[-1].requests, counts[-1].errors) == (1, 1)
+    assert sum(c.requests for c in counts) == 11  # the 8-day-old hour is outside the window
+
+
+def test_chart_ignores_rollup_hours_without_requests(organization):
+    AuditHourlyRollup.objects.create(organization=organization, hour=hour_now(), users_created=4)
+    ScimRequestLog.objects.create(organization=organization, method="POST", path="/Users", status_code=201)
+    counts, source = hourly_scim_requests(organization=organization)
+    assert source == "request_log"
+    assert (counts[-1].requests, counts[-1].errors) == (1, 0)
 
 
 def test_chart_falls_back_to_the_request_log_in_one_query(organization, django_assert_num_queries):
@@ -88,7 +107,7 @@ def test_chart_falls_back_to_the_request_log_in_one_query(organization, django_a
             status_code=status,
             occurred_at=now - timedelta(minutes=minutes),
         )
-    with django_assert_num_queries(2):  # the empty rollup read, then the aggregate
+    with django_assert_num_queries(2):  # the (empty) roll-up, then the request log by hour
         counts, source = hourly_scim_requests(organization=organization, now=now)
     assert source == "request_log"
     total = sum(c.requests for c in counts)

@@ -62,12 +62,22 @@ class AttributeSelection:
                 subs = [sub for top, sub in self.include if top == name]
                 if not subs:
                     continue
-                if None not in subs and isinstance(value, dict):
-                    value = {k: v for k, v in value.items() if k.lower() in subs}
+                if None not in subs:
+                    value = _sub_attributes(value, lambda k, subs=subs: k.lower() in subs)
             excluded = [sub for top, sub in self.exclude if top == name]
             if None in excluded:
                 continue
-            if excluded and isinstance(value, dict):
-                value = {k: v for k, v in value.items() if k.lower() not in excluded}
+            if excluded:
+                value = _sub_attributes(value, lambda k, excluded=excluded: k.lower() not in excluded)
             result[key] = value
         return result
+
+
+def _sub_attributes(value, keep):
+    """Sub-attribute selection on a complex value, or on each element of a multi-valued
+    one (``emails.value``, ``members.value``)."""
+    if isinstance(value, dict):
+        return {k: v for k, v in value.items() if keep(k)}
+    if isinstance(value, list):
+        return [_sub_attributes(item, keep) if isinstance(item, dict) else item for item in value]
+    return value

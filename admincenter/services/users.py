@@ -310,7 +310,8 @@ def user_jit_provision(
 ) -> User:
     """Create or update the user signing in with SSO in JIT mode (domain.md §3.1).
 
-    Refused in SCIM mode and for emails the organization does not serve; every refusal
+    In SCIM mode only existing active users get through (unchanged, claims ignored).
+    Refused for emails the organization does not serve; every refusal
     is audited as ``login.jit_refused`` (committed even though the login fails). Group
     claims only ever add the user to existing custom groups (O10).
     """
@@ -331,19 +332,30 @@ def user_jit_provision(
         raise
 
 
+def _belongs_to(user: User, organization: Organization) -> bool:
+    return (
+        user.home_organization_id == organization.pk
+        or OrgMembership.objects.filter(user=user, organization=organization).exists()
+    )
+
+
 @transaction.atomic
 def _jit_provision(organization, email, given_name, family_name, group_claims, actor: Actor) -> User:
     # The IdP's names are cut to fit rather than refusing the sign-in.
     given_name = (given_name or "").strip()[:NAME_MAX_LENGTH]
     family_name = (family_name or "").strip()[:NAME_MAX_LENGTH]
+    user = User.objects.select_for_update().filter(email=email).first()
     if organization.provisioning_mode == ProvisioningMode.SCIM:
+        # JIT is off in SCIM mode (§3.1.2): existing active users sign in as they are,
+        # group claims are ignored, nobody new is created.
+        if user is not None and user.is_active and _belongs_to(user, organization):
+            return user
         raise Forbidden(
             "Your organization provisions accounts from its identity provider. "
             "Ask your IdP administrator to assign you to the Admin Center application."
         )
-    user = User.objects.select_for_update().filter(email=email).first()
     if user is not None and user.home_organization_id != organization.pk:
-        if not OrgMembership.objects.filter(user=user, organization=organization).exists():
+        if not _belongs_to(user, organization):
             raise Conflict("This account belongs to another organization.")
         return user  # a collaborator signs in; JIT never edits another organization's user
     if user is None:

@@ -623,18 +623,13 @@ def test_command_line_seed_demo_twice(migrated_sqlite, tmp_path):
     assert len(token.stdout.splitlines()) == 1
 
 
-# --- known gaps in the services (reported to their owner; the commands work around nothing) -----
+# --- values the database could not hold are refused with a one-line error -----------------------
 
 
-@pytest.mark.xfail(reason="services.scim_token_issue has no upper bound on expires_in_days: OverflowError")
 def test_scim_token_issue_absurd_expiry_is_refused(scim_organization):
     assert "Expiry" in fails("scim_token", "issue", "--org", "acme", "--expires-days", "99999999")
 
 
-@pytest.mark.xfail(
-    reason="organization_create and sso_connection_create do not check lengths (slug 64, name 200, "
-    "connection name 100): DataError on PostgreSQL, silently stored on SQLite"
-)
 @pytest.mark.parametrize(
     "argv",
     [

@@ -533,6 +533,30 @@ def test_jit_refusal_in_scim_mode_is_committed_while_the_login_fails(scim_organi
     assert "IdP administrator" in event.after["reason"]
 
 
+def test_in_scim_mode_an_existing_active_user_signs_in_unchanged_and_claims_are_ignored(
+    scim_organization, scim_managed_user, custom_group
+):
+    before = AuditEvent.objects.count()
+    user = services.user_jit_provision(
+        organization=scim_organization,
+        email=scim_managed_user.email.upper(),
+        given_name="Changed",
+        group_claims=[custom_group.name],
+    )
+    assert user.pk == scim_managed_user.pk
+    user.refresh_from_db()
+    assert user.given_name == scim_managed_user.given_name
+    assert not custom_group.memberships.filter(user=user).exists()
+    assert AuditEvent.objects.count() == before
+
+
+def test_in_scim_mode_an_inactive_user_is_refused(scim_organization, scim_managed_user):
+    User.objects.filter(pk=scim_managed_user.pk).update(is_active=False)
+    with pytest.raises(Forbidden, match="IdP administrator"):
+        services.user_jit_provision(organization=scim_organization, email=scim_managed_user.email)
+    assert AuditEvent.objects.filter(action="login.jit_refused", target_label=scim_managed_user.email).exists()
+
+
 def test_jit_refuses_bad_emails_before_anything_else(organization):
     with pytest.raises(InvalidValue):
         services.user_jit_provision(organization=organization, email="not-an-email")

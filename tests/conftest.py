@@ -28,6 +28,12 @@ def pytest_collection_modifyitems(config, items):
 
 
 @pytest.fixture(autouse=True)
+def _fast_password_hasher(settings):
+    """Fixtures create admins with passwords; the production hasher costs ~0.2 s each."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
 def _product_catalogue(request):
     """The catalogue is seed data from migration 0002. Transactional tests (real workers,
     live servers, concurrency) end with a flush that empties it, so reload it when a test

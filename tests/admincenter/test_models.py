@@ -22,11 +22,6 @@ from tests.factories import OrganizationFactory
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture(autouse=True)
-def fast_password_hasher(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 # --- User -------------------------------------------------------------------------
 
 

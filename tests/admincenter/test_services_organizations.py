@@ -26,11 +26,6 @@ pytestmark = pytest.mark.django_db
 PASSWORD = "Correct-Horse-42"
 
 
-@pytest.fixture(autouse=True)
-def fast_password_hasher(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 def the_event(organization, action):
     [event] = AuditEvent.objects.filter(organization=organization, action=action)
     return event

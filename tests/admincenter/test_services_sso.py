@@ -28,11 +28,6 @@ from tests.factories import GroupFactory, OrganizationFactory, UserFactory
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture(autouse=True)
-def fast_password_hasher(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 @pytest.fixture
 def admin(admin_user):
     return Actor.admin(admin_user)

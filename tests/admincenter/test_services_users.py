@@ -28,11 +28,6 @@ pytestmark = pytest.mark.django_db
 PASSWORD = "Correct-Horse-42"
 
 
-@pytest.fixture(autouse=True)
-def fast_password_hasher(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 @pytest.fixture
 def admin(admin_user):
     return Actor.admin(admin_user)

@@ -234,11 +234,13 @@ def list_response(resources: list[dict], *, total: int, start: int) -> HttpRespo
 
 
 def _users_with_groups(queryset):
-    """The user's SCIM groups for the read-only ``groups`` attribute, in one query per page."""
+    """The user's SCIM groups for the read-only ``groups`` attribute, in one query per page,
+    in membership order (as ``members`` lists a group's users) so reads are repeatable."""
     memberships = (
         GroupMembership.objects.filter(group__kind=GroupKind.SCIM)
         .select_related("group")
         .only("group_id", "user_id", "group__id", "group__name")
+        .order_by("added_at", "id")
     )
     return queryset.prefetch_related(Prefetch("group_memberships", memberships, to_attr="scim_group_memberships"))
 

@@ -153,6 +153,7 @@ def test_forms_are_csrf_protected(organization, admin_user):
     client.force_login(admin_user)
     response = client.post(reverse("group_create"), {"name": "Sneaky"})
     assert response.status_code == 403
+    assert b"This form has expired" in response.content
     assert not Group.objects.filter(organization=organization, name="Sneaky").exists()
     page = client.get(reverse("group_create"))
     token = page.cookies["csrftoken"].value

@@ -241,6 +241,15 @@ def test_grants_of_product_and_system_groups_are_fixed(admin_client, organizatio
     assert GroupGrant.objects.filter(pk=grant.pk).exists()
 
 
+def test_admin_center_administrators_shows_its_fixed_access(admin_client, organization):
+    admins = Group.objects.get(organization=organization, system_key=SystemGroupKey.ADMIN_CENTER_ADMINS)
+    html = admin_client.get(reverse("group_detail", args=[admins.pk])).content.decode()
+    assert "Opti ID Admin Center" in html and "Administrator" in html
+    assert "The access of this system group is fixed." in html
+    assert "Add access" not in html
+    assert "Add member" in html
+
+
 def test_group_detail_of_a_big_group_pages_members(
     admin_client, organization, fifty_groups, cms_instance, django_assert_max_num_queries
 ):

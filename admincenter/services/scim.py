@@ -285,6 +285,15 @@ def _canonical_ids(member_ids: Iterable) -> list[str]:
     return result
 
 
+def _check_group_lengths(*, name: str | None = None, external_id: str | None = None) -> None:
+    """Refuse what the columns cannot hold: PostgreSQL raises DataError (a 500), SQLite
+    stores it silently."""
+    for scim_name, field, value in (("displayName", "name", name), ("externalId", "external_id", external_id)):
+        limit = Group._meta.get_field(field).max_length
+        if value is not None and len(value) > limit:
+            raise InvalidValue(f"'{scim_name}' is longer than {limit} characters.")
+
+
 @dataclass(frozen=True)
 class MemberOp:
     """One membership change, applied in request order: add, remove, replace or clear."""
@@ -306,6 +315,7 @@ def scim_group_create(
     name = normalize_group_name(name)
     if not name:
         raise InvalidValue("displayName is required.")
+    _check_group_lengths(name=name, external_id=external_id)
     ensure_group_name_free(organization=organization, name=name, for_scim=True)
     members = scim_member_users(organization=organization, member_ids=member_ids)
     group = Group(
@@ -348,11 +358,13 @@ def scim_group_update(
         name = normalize_group_name(name)
         if not name:
             raise InvalidValue("displayName cannot be empty.")
+        _check_group_lengths(name=name)
         if name != group.name:
             # Okta repeats the unchanged name with every membership PATCH: a no-op.
             ensure_group_name_free(organization=organization, name=name, exclude=group, for_scim=True)
             changes_before["name"], changes_after["name"] = group.name, name
             group.name = name
+    _check_group_lengths(external_id=external_id)
     if external_id is not None and external_id != group.external_id:
         changes_before["external_id"], changes_after["external_id"] = group.external_id, external_id
         group.external_id = external_id

@@ -7,6 +7,7 @@ message that names the variable.
 """
 
 import os
+import warnings
 from pathlib import Path
 
 from celery.schedules import crontab
@@ -52,6 +53,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Serves /static/ from the app itself (runserver without DEBUG, gunicorn): no CDN, no proxy needed.
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -162,6 +165,10 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = BASE_DIR / "staticfiles"
+# Without collectstatic (make run, tests) files are found in the apps' static folders, and
+# WhiteNoise's warning about the not-yet-collected STATIC_ROOT is noise.
+WHITENOISE_USE_FINDERS = True
+warnings.filterwarnings("ignore", message="No directory at", category=UserWarning)
 
 # --- Product settings -------------------------------------------------------
 # The public SCIM base URL shown to admins; derived from the request when unset.

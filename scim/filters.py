@@ -323,7 +323,10 @@ def _as_bool(value):
 
 
 def _as_datetime(value, attr_path) -> datetime:
-    parsed = parse_datetime(str(value)) if isinstance(value, str) else None
+    try:
+        parsed = parse_datetime(str(value)) if isinstance(value, str) else None
+    except ValueError:  # well formed but not a real date-time ("2024-13-45T00:00:00Z")
+        parsed = None
     if parsed is None:
         raise ScimError(
             400,

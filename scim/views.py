@@ -146,7 +146,7 @@ class ScimView(APIView):
             raise ScimError(413, None, f"The request body is larger than {MAX_BODY_BYTES} bytes.")
         try:
             return json.loads(raw.decode("utf-8"))
-        except (UnicodeDecodeError, ValueError):
+        except (UnicodeDecodeError, ValueError, RecursionError):  # RecursionError: "[[[[..." nesting
             raise ScimError(400, "invalidSyntax", "The request body is not valid JSON.") from None
 
     def selection(self) -> AttributeSelection:

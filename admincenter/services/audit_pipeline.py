@@ -390,6 +390,8 @@ class ProcessResult:
     requests: int = 0
     batches: int = 0
     more: bool = False  # stopped on the time budget with rows still pending
+    last_event_id: int = 0  # the highest id claimed, where the next batch continues
+    last_request_id: int = 0
 
     def __iadd__(self, other: ProcessResult) -> ProcessResult:
         self.events += other.events
@@ -408,25 +410,34 @@ def _hour(moment: datetime) -> datetime:
     return moment.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
 
 
-def _claim(model, field_names: tuple[str, ...], batch_size: int) -> list[tuple]:
-    """Lock up to ``batch_size`` unprocessed rows, oldest id first, skipping rows another
-    worker holds (PostgreSQL). SQLite has no row locks; its IMMEDIATE transactions serialise."""
-    features = connection.features
+def _claim(model, field_names: tuple[str, ...], batch_size: int, after_id: int | None) -> list[tuple]:
+    """Lock up to ``batch_size`` unprocessed rows with ids above ``after_id``, lowest first,
+    skipping rows another worker holds (PostgreSQL). SQLite has no row locks; its IMMEDIATE
+    transactions serialise. ``after_id=None`` claims nothing (that table is drained)."""
+    if after_id is None:
+        return []
+    rows = model.objects.filter(processed_at__isnull=True)
+    if after_id:
+        # Keyset continuation: without it every batch would wade again through the index
+        # entries of the rows already processed (dead until vacuum), which made a 200,000-row
+        # drain quadratic.
+        rows = rows.filter(id__gt=after_id)
     rows = (
-        model.objects.filter(processed_at__isnull=True)
-        .order_by("id")
-        .select_for_update(skip_locked=features.has_select_for_update_skip_locked)
+        rows.order_by("id")
+        .select_for_update(skip_locked=connection.features.has_select_for_update_skip_locked)
         .values_list(*field_names)
     )
     return list(rows[:batch_size])
 
 
-def process_batch(*, batch_size: int = BATCH_SIZE) -> ProcessResult:
+def process_batch(
+    *, batch_size: int = BATCH_SIZE, after_event_id: int | None = 0, after_request_id: int | None = 0
+) -> ProcessResult:
     """Claim, enrich and roll up one batch of events and one of request-log rows, atomically."""
     now = timezone.now()
     with transaction.atomic():
-        events = _claim(AuditEvent, _EVENT_FIELDS, batch_size)
-        logs = _claim(ScimRequestLog, _LOG_FIELDS, batch_size)
+        events = _claim(AuditEvent, _EVENT_FIELDS, batch_size, after_event_id)
+        logs = _claim(ScimRequestLog, _LOG_FIELDS, batch_size, after_request_id)
         if not events and not logs:
             return ProcessResult()
         deltas: dict[tuple[int, datetime], _Delta] = defaultdict(_Delta)
@@ -487,7 +498,13 @@ def process_batch(*, batch_size: int = BATCH_SIZE) -> ProcessResult:
         _write_events(event_updates, now)
         _write_logs(log_updates, now)
         _apply_rollups(deltas)
-    return ProcessResult(events=len(events), requests=len(logs), batches=1)
+    return ProcessResult(
+        events=len(events),
+        requests=len(logs),
+        batches=1,
+        last_event_id=events[-1][0] if events else 0,
+        last_request_id=logs[-1][0] if logs else 0,
+    )
 
 
 def _events_per_request(request_ids: set[str]) -> dict[str, int]:
@@ -570,14 +587,25 @@ def _apply_rollups(deltas: dict[tuple[int, datetime], _Delta]) -> None:
 
 
 def process_backlog(*, batch_size: int = BATCH_SIZE, time_budget: float | None = None) -> ProcessResult:
-    """Process batches until nothing is left to claim (or ``time_budget`` seconds passed)."""
+    """Process batches until nothing is left to claim (or ``time_budget`` seconds passed).
+
+    Each table is read forward from the last id claimed; a short batch means that table is
+    drained, or that the rest is held by another worker right now. A row committed later
+    with a lower id (a slow transaction) is left for the next run, which its own commit
+    enqueues, or for the sweep.
+    """
     total = ProcessResult()
     deadline = time.monotonic() + time_budget if time_budget else None
+    after_event: int | None = 0
+    after_request: int | None = 0
     while True:
-        result = process_batch(batch_size=batch_size)
+        result = process_batch(batch_size=batch_size, after_event_id=after_event, after_request_id=after_request)
         total += result
-        if result.events < batch_size and result.requests < batch_size:
-            # A short batch: drained, or the rest is held by another worker right now.
+        if after_event is not None:
+            after_event = result.last_event_id if result.events == batch_size else None
+        if after_request is not None:
+            after_request = result.last_request_id if result.requests == batch_size else None
+        if after_event is None and after_request is None:
             return total
         if deadline is not None and time.monotonic() >= deadline:
             total.more = True
@@ -758,6 +786,30 @@ def audit_events_search(*, organization: Organization, filters: AuditFilters) ->
             | Q(target_id=text)
         )
     return events.order_by("-occurred_at", "-id")
+
+
+def scim_requests_search(
+    *,
+    organization: Organization,
+    since: date | None = None,
+    until: date | None = None,
+    idp: str = "",
+    errors_only: bool = False,
+    request_id: str = "",
+) -> QuerySet:
+    """The organization's SCIM request-log rows, newest first (all in SQL)."""
+    rows = ScimRequestLog.objects.filter(organization=organization)
+    if since:
+        rows = rows.filter(occurred_at__gte=_day_start(since))
+    if until:
+        rows = rows.filter(occurred_at__lt=_day_start(until) + timedelta(days=1))
+    if idp:
+        rows = rows.filter(idp=idp)
+    if errors_only:
+        rows = rows.filter(status_code__gte=400)
+    if request_id:
+        rows = rows.filter(request_id=request_id)
+    return rows.order_by("-occurred_at", "-id")
 
 
 EXPORT_FORMATS = ("csv", "jsonl")

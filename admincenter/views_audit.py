@@ -9,6 +9,8 @@ organization's id is a 404). Filtering, paging and exporting happen in the datab
 
 from __future__ import annotations
 
+import json
+
 from django import forms
 from django.conf import settings
 from django.core.paginator import Paginator
@@ -88,12 +90,19 @@ def audit_log(request):
     )
 
 
+def _shown(value):
+    """Strings as they are; lists, numbers and booleans as JSON (``["a", "b"]``, ``true``)."""
+    if value is None or isinstance(value, str):
+        return value
+    return json.dumps(value, ensure_ascii=False, sort_keys=True)
+
+
 @require_GET
 @admin_required
 def audit_detail(request, pk: int):
     event = get_object_or_404(AuditEvent, pk=pk, organization=request.organization)
     keys = sorted(set(event.before or {}) | set(event.after or {}))
-    changes = [(key, (event.before or {}).get(key), (event.after or {}).get(key)) for key in keys]
+    changes = [(key, _shown((event.before or {}).get(key)), _shown((event.after or {}).get(key))) for key in keys]
     scim_request = None
     related = 0
     if event.request_id:

@@ -178,6 +178,8 @@ if SCIM_BASE_URL and not SCIM_BASE_URL.startswith(("http://", "https://")):
 # last_used_at is written at most once per this many seconds per token.
 SCIM_TOKEN_LAST_USED_THROTTLE_SECONDS = env_int(ENV, "SCIM_TOKEN_LAST_USED_THROTTLE_SECONDS", 60)
 SCIM_MAX_LIVE_TOKENS = env_int(ENV, "SCIM_MAX_LIVE_TOKENS", 3, minimum=1)
+# Requests per minute per SCIM token before 429 (0 = no limit).
+SCIM_RATE_LIMIT_PER_MINUTE = env_int(ENV, "SCIM_RATE_LIMIT_PER_MINUTE", 30000)
 AUDIT_REQUEST_LOG_RETENTION_DAYS = env_int(ENV, "AUDIT_REQUEST_LOG_RETENTION_DAYS", 30, minimum=1)
 AUDIT_EVENT_RETENTION_DAYS = env_int(ENV, "AUDIT_EVENT_RETENTION_DAYS", 365, minimum=1)
 # Admin Center audit exports: up to this many rows stream straight to the browser; larger

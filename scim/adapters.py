@@ -117,8 +117,6 @@ class ScimUserAdapter(SCIMUser):
         name = body.get("name")
         if name is not None and "formatted" not in name and (user.given_name or user.family_name):
             name["formatted"] = user.full_name
-        if "displayName" not in body and (user.given_name or user.family_name):
-            body["displayName"] = user.full_name
         body["groups"] = [
             {"value": str(m.group_id), "display": m.group.name, "$ref": f"{self.context.base_url}/Groups/{m.group_id}"}
             for m in getattr(user, "scim_group_memberships", None) or []

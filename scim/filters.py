@@ -122,6 +122,8 @@ def parse(expression: str):
     """Parse a filter into scim2-filter-parser's AST; any failure is ``invalidFilter``."""
     if not expression or not expression.strip():
         raise ScimError(400, "invalidFilter", "The filter is empty.")
+    if "\x00" in expression:
+        raise ScimError(400, "invalidFilter", "NUL characters are not allowed in a filter.")
     if len(expression) > 4096:
         raise ScimError(400, "invalidFilter", "The filter is too long (at most 4096 characters).")
     for candidate in (expression, _quote_bare_values(expression)):

@@ -37,6 +37,7 @@ from scim.resources import (
 )
 
 _PATH = re.compile(r"^(?P<head>[^\[\]]+?)(?:\[(?P<filter>.*)\](?:\.(?P<sub>[A-Za-z$][\w$-]*))?)?$", re.DOTALL)
+_HEAD = re.compile(r"^(?:urn:[\w.:-]+:)?[A-Za-z$][\w$-]*(?:\.[A-Za-z$][\w$-]*)?$")
 _OPS = {"add", "replace", "remove"}
 
 
@@ -74,10 +75,16 @@ def operations_of(body: dict) -> list[tuple[str, str | None, object]]:
     return result
 
 
-def split_path(path: str):
-    """``head[filter].sub`` → (head, filter AST or None, sub or None)."""
+def split_path(path: str, *, strict: bool = True):
+    """``head[filter].sub`` → (head, filter AST or None, sub or None).
+
+    ``strict`` (explicit ``path`` values) also checks the head's grammar (RFC 7644 §3.5.2:
+    optional URN, attribute, optional sub-attribute); keys of a path-less value object are
+    only split, so an odd key an IdP adds is ignored rather than refused."""
     match = _PATH.match(path)
     if not match or not match.group("head").strip():
+        raise ScimError(400, "invalidPath", f"'{path}' is not a valid attribute path.")
+    if strict and not _HEAD.match(match.group("head").strip()):
         raise ScimError(400, "invalidPath", f"'{path}' is not a valid attribute path.")
     filter_text = match.group("filter")
     ast = None
@@ -154,7 +161,7 @@ def apply_user_patch(representation: dict, operations) -> dict:
 
 
 def _apply_user_path(rep: dict, op: str, path: str, value, *, pathless: bool) -> None:
-    head, filter_ast, filter_sub = split_path(path)
+    head, filter_ast, filter_sub = split_path(path, strict=not pathless)
     container, attribute, sub = resolve_key(head)
     if container is None and attribute is None:  # the enterprise extension object itself
         if op == "remove":
@@ -337,10 +344,15 @@ def group_changes(group_id: str, operations) -> GroupChanges:
 
 
 def _group_path(changes: GroupChanges, group_id: str, op: str, path: str, value, *, pathless: bool) -> None:
-    head, filter_ast, sub = split_path(path)
+    head, filter_ast, sub = split_path(path, strict=not pathless)
     attribute = head.lower()
     if attribute.startswith("urn:ietf:params:scim:schemas:core:2.0:group:"):
         attribute = attribute.rsplit(":", 1)[1]
+    attribute, dot, _ = attribute.partition(".")
+    if dot and not pathless:
+        raise ScimError(400, "invalidPath", f"'{path}': group attributes have no sub-attributes to change.")
+    if dot:
+        return  # an odd dotted key inside a path-less value is ignored
     if attribute == "members":
         if sub is not None:
             raise ScimError(400, "invalidPath", "Member sub-attributes cannot be changed.")

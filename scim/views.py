@@ -34,6 +34,7 @@ from scim.authentication import ScimBearerAuthentication, ScimTokenRequired
 from scim.constants import DEFAULT_COUNT, LIST_RESPONSE_URN, MAX_BODY_BYTES, MAX_COUNT, SCIM_CONTENT_TYPE
 from scim.errors import ScimError, from_domain_error, from_scim_exception
 from scim.filters import group_filter, user_filter
+from scim.ratelimit import rate_limit_exceeded
 
 logger = logging.getLogger("scim")
 
@@ -116,6 +117,17 @@ class ScimView(APIView):
         self.scim_error = error
         return scim_response(error.to_dict(), status=int(error.status), headers=error.headers)
 
+    def initial(self, request, *args, **kwargs):
+        super().initial(request, *args, **kwargs)  # authenticates
+        retry_after = rate_limit_exceeded(request.auth) if request.auth is not None else None
+        if retry_after is not None:
+            raise ScimError(
+                429,
+                None,
+                "Too many requests for this SCIM token; retry after the delay in Retry-After.",
+                headers={"Retry-After": str(retry_after)},
+            )
+
     # --- shared helpers ----------------------------------------------------
     @property
     def token(self):
@@ -145,9 +157,14 @@ class ScimView(APIView):
         if len(raw) > MAX_BODY_BYTES:
             raise ScimError(413, None, f"The request body is larger than {MAX_BODY_BYTES} bytes.")
         try:
-            return json.loads(raw.decode("utf-8"))
+            text = raw.decode("utf-8")
+            body = json.loads(text)
         except (UnicodeDecodeError, ValueError, RecursionError):  # RecursionError: "[[[[..." nesting
             raise ScimError(400, "invalidSyntax", "The request body is not valid JSON.") from None
+        if "\x00" in text or "\\u0000" in text.lower():
+            # PostgreSQL text cannot hold NUL; no IdP sends it.
+            raise ScimError(400, "invalidValue", "NUL characters are not allowed in SCIM values.")
+        return body
 
     def selection(self) -> AttributeSelection:
         return AttributeSelection.from_query(self.request.query_params)

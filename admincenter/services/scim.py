@@ -267,9 +267,8 @@ def scim_member_users(*, organization: Organization, member_ids: Iterable) -> di
                 + (f"; unknown ids: {', '.join(unknown[:20])}" if unknown else "")
             )
         raise InvalidValue(
-            "Members must be users of this organization provisioned over SCIM; unknown ids: "
-            + ", ".join(missing[:20])
-            + (f" and {len(missing) - 20} more" if len(missing) > 20 else "")
+            "Members must be users of this organization (not collaborators or users of other organizations); "
+            "unknown ids: " + ", ".join(missing[:20]) + (f" and {len(missing) - 20} more" if len(missing) > 20 else "")
         )
     # Keys are canonical UUID strings so callers can compare with stored ids.
     return {str(parsed[raw]): users[str(parsed[raw])] for raw in ids}

@@ -130,8 +130,6 @@ def expected_user(user: User, base: str = BASE, *, groups: list[Group] | None = 
     for key in ("phoneNumbers", "addresses", "ims", "photos"):
         if extra.get(key):
             body[key] = [{"type": "other", **e, "primary": bool(e.get("primary", False))} for e in extra[key]]
-    if "displayName" not in body and (user.given_name or user.family_name):
-        body["displayName"] = " ".join(p for p in (user.given_name, user.family_name) if p)
     if groups is None:
         groups = scim_groups_of(user)
     body["groups"] = [{"value": str(g.pk), "display": g.name, "$ref": f"{base}/Groups/{g.pk}"} for g in groups]

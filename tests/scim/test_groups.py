@@ -260,7 +260,10 @@ def test_malformed_members_are_400_invalid_syntax(scim, members):
 
 
 def _unknown_detail(*ids) -> str:
-    return "Members must be users of this organization provisioned over SCIM; unknown ids: " + ", ".join(sorted(ids))
+    return (
+        "Members must be users of this organization (not collaborators or users of other organizations); "
+        "unknown ids: " + ", ".join(sorted(ids))
+    )
 
 
 def test_members_of_another_organization_are_refused(scim, people, other_organization):

@@ -156,7 +156,10 @@ def test_the_other_token_sees_only_its_own_organization(
 
 
 def _refused(user_id) -> str:
-    return f"Members must be users of this organization provisioned over SCIM; unknown ids: {user_id}"
+    return (
+        "Members must be users of this organization (not collaborators or users of other organizations); "
+        f"unknown ids: {user_id}"
+    )
 
 
 def test_another_organizations_user_cannot_become_a_member(scim, other_organization, theirs, scim_group):

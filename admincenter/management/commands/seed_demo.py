@@ -84,6 +84,15 @@ class Command(OperatorCommand):
         org = services.organization_create(
             name=NAME, slug=SLUG, admin_email=ADMIN_EMAIL, admin_password=password, actor=actor
         )
+        # A named admin: the Okta SCIM Spec Test reads the first user of the list and expects
+        # name.givenName and name.familyName.
+        services.user_update(
+            organization=org,
+            user=org.home_users.get(email=ADMIN_EMAIL),
+            given_name="Alex",
+            family_name="Admin",
+            actor=actor,
+        )
         connection = services.sso_connection_create(
             organization=org, name=CONNECTION, protocol="saml", domains=[DOMAIN], actor=actor
         )

@@ -58,6 +58,8 @@ BATCH_SIZE = 1000
 # A worker task stops after this long and re-enqueues itself, so a huge backlog is drained
 # in short tasks (several workers can share it, and a restart loses at most one batch).
 TASK_TIME_BUDGET_SECONDS = 50.0
+# Commits of one process within this window share one published processing task.
+ENQUEUE_COALESCE_SECONDS = 0.5
 # After a failed publish, enqueueing is skipped for this long (the sweep covers the gap).
 ENQUEUE_BACKOFF_SECONDS = 30.0
 # Extra ``apply_async`` options (tests route to a private queue through this).
@@ -81,7 +83,61 @@ def schedule_audit_processing() -> None:
 
 
 def _enqueue_processing_hook() -> None:
-    enqueue_processing()
+    coalescer.request()
+
+
+class _Coalescer:
+    """At most one publish per process per ``ENQUEUE_COALESCE_SECONDS`` (trailing edge).
+
+    A busy SCIM worker commits hundreds of requests a second; one processing task drains
+    them all, so publishing a message per commit only costs each request a broker round
+    trip. A commit inside the window marks work as pending, and a daemon thread publishes
+    once at the end of the window, so every committed row is enqueued within the window.
+    Eager mode (no broker) processes at once, as before.
+    """
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.last_publish = float("-inf")
+        self.pending = False
+        self.thread: threading.Thread | None = None
+
+    def request(self) -> None:
+        if _eager():
+            enqueue_processing()
+            return
+        now = time.monotonic()
+        with self.lock:
+            publish_now = now - self.last_publish >= ENQUEUE_COALESCE_SECONDS
+            if publish_now:
+                self.last_publish = now
+            else:
+                self.pending = True
+                if self.thread is None or not self.thread.is_alive():
+                    self.thread = threading.Thread(target=self._trailing, name="audit-enqueue", daemon=True)
+                    self.thread.start()
+        if publish_now:
+            enqueue_processing()
+
+    def _trailing(self) -> None:
+        while True:
+            time.sleep(ENQUEUE_COALESCE_SECONDS)
+            with self.lock:
+                if not self.pending:
+                    self.thread = None
+                    return
+                self.pending = False
+                self.last_publish = time.monotonic()
+            enqueue_processing()
+
+
+coalescer = _Coalescer()
+
+
+def _eager() -> bool:
+    from admincenter.tasks import process_audit_backlog
+
+    return bool(process_audit_backlog.app.conf.task_always_eager)
 
 
 def enqueue_processing() -> bool:

@@ -3,6 +3,7 @@
 # broker) and against the in-memory reference server scim2-server, in one run.
 #   bench/run_scim_bench.sh [extra scim_load.py options, e.g. --users 2000]
 # Needs PostgreSQL and Redis on 127.0.0.1 (as in .ci/run). Uses ports 8011 and 8012.
+# WORKERS=n sets gunicorn's workers (default 4); AUDIT_WORKER=0 runs without the Celery worker.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 make install >/dev/null
@@ -25,12 +26,15 @@ $PY manage.py create_organization --name "Bench" --slug bench >/dev/null
 $PY manage.py sso_connection add --org bench --name PingOne --protocol saml >/dev/null
 $PY manage.py provisioning --org bench --mode scim --connection PingOne >/dev/null
 TOKEN=$($PY manage.py scim_token issue --org bench --label bench)
-REF_TOKEN=$(python3 -c 'import secrets; print(secrets.token_urlsafe(24))')
+REF_TOKEN=$(python3 -c 'import secrets; print(secrets.token_hex(16))')
 
-.venv/bin/gunicorn optiid.wsgi --bind 127.0.0.1:8011 --workers 4 --log-level warning &
+.venv/bin/gunicorn optiid.wsgi --bind 127.0.0.1:8011 --workers "${WORKERS:-4}" --log-level warning &
 GUNICORN=$!
-.venv/bin/celery -A optiid worker --loglevel=WARNING --concurrency 1 >/tmp/optiid-bench-worker.log 2>&1 &
-WORKER=$!
+WORKER=
+if [ "${AUDIT_WORKER:-1}" = 1 ]; then  # the audit pipeline runs during the load, as in production
+  .venv/bin/celery -A optiid worker --loglevel=WARNING --concurrency 1 >/tmp/optiid-bench-worker.log 2>&1 &
+  WORKER=$!
+fi
 "$BENCH_VENV/bin/scim2-server" --port 8012 --bearer-token "$REF_TOKEN" >/tmp/scim2-server.log 2>&1 &
 REF=$!
 trap 'kill $GUNICORN $WORKER $REF 2>/dev/null || true' EXIT

@@ -12,6 +12,7 @@ import json
 import logging
 import time
 import uuid
+from contextlib import nullcontext
 
 from django.conf import settings
 from django.db import transaction
@@ -19,6 +20,7 @@ from django.db.models import Prefetch
 from django.http import HttpResponse
 from django_scim.exceptions import SCIMException
 from rest_framework import exceptions as drf_exceptions
+from rest_framework.permissions import SAFE_METHODS
 from rest_framework.renderers import BaseRenderer
 from rest_framework.views import APIView
 
@@ -73,8 +75,11 @@ class ScimView(APIView):
     def dispatch(self, request, *args, **kwargs):
         started = time.monotonic()
         self.request_id = (request.headers.get("X-Request-Id") or uuid.uuid4().hex)[:64]
+        # Reads change nothing, so they skip the transaction (two round trips); their only
+        # write, the request-log row, commits on its own.
+        scope = transaction.atomic() if request.method not in SAFE_METHODS else nullcontext()
         try:
-            with transaction.atomic():
+            with scope:
                 response = super().dispatch(request, *args, **kwargs)
                 if response.status_code >= 400:
                     raise _RollBack(response)
@@ -235,6 +240,16 @@ def page_bounds(params) -> tuple[int, int]:
     return start, count
 
 
+def page_of(queryset, *, start: int, count: int) -> tuple[list, int]:
+    """One page in stable order and the total. The COUNT query is skipped when the page
+    itself shows the total: a short page that starts at or before the end (the usual
+    `userName eq` lookup returns 0 or 1 rows with no COUNT)."""
+    page = list(queryset.order_by("created_at", "id")[start - 1 : start - 1 + count]) if count else []
+    if (page and len(page) < count) or (not page and start == 1 and count):
+        return page, start - 1 + len(page)
+    return page, queryset.count()
+
+
 def list_response(resources: list[dict], *, total: int, start: int) -> HttpResponse:
     return scim_response(
         {
@@ -271,12 +286,9 @@ class UsersView(ScimView):
         if expression:
             users = users.filter(user_filter(expression))
         start, count = page_bounds(request.query_params)
-        total = users.count()
-        page = []
-        if count and start <= total:
-            if selection.wants("groups"):
-                users = _users_with_groups(users)
-            page = list(users.order_by("created_at", "id")[start - 1 : start - 1 + count])
+        if selection.wants("groups"):
+            users = _users_with_groups(users)
+        page, total = page_of(users, start=start, count=count)
         resources = [selection.apply(ScimUserAdapter(u, request, context).to_dict()) for u in page]
         return list_response(resources, total=total, start=start)
 
@@ -351,10 +363,7 @@ class GroupsView(ScimView):
         if expression:
             groups = groups.filter(group_filter(expression))
         start, count = page_bounds(request.query_params)
-        total = groups.count()
-        page = []
-        if count and start <= total:
-            page = list(groups.order_by("created_at", "id")[start - 1 : start - 1 + count])
+        page, total = page_of(groups, start=start, count=count)
         members = _members_by_group([g.pk for g in page]) if page and selection.wants("members") else {}
         resources = [
             selection.apply(ScimGroupAdapter(g, request, context).to_dict(members=members.get(g.pk))) for g in page

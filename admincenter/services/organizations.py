@@ -205,13 +205,28 @@ def system_group(organization: Organization, key: str) -> Group:
     return Group.objects.get(organization=organization, system_key=key)
 
 
+# Organization → id of its *Everyone* group, kept for the life of the process: Everyone is
+# created with the organization and can never be renamed or deleted. Keyed by id and
+# creation time, so an id that a database reuses after a deletion never hits.
+_everyone_ids: dict[tuple, object] = {}
+
+
+def _everyone_id(organization: Organization):
+    key = (organization.pk, organization.created_at)
+    group_id = _everyone_ids.get(key)
+    if group_id is None:
+        group_id = system_group(organization, SystemGroupKey.EVERYONE).pk
+        _everyone_ids[key] = group_id
+    return group_id
+
+
 def add_to_everyone(organization: Organization, users: list[User], actor: Actor) -> None:
     """Every home user is in *Everyone*; the row is owned by the system."""
-    everyone = system_group(organization, SystemGroupKey.EVERYONE)
+    everyone_id = _everyone_id(organization)
     GroupMembership.objects.bulk_create(
         [
             GroupMembership(
-                group=everyone,
+                group_id=everyone_id,
                 user=u,
                 managed_by=MembershipOwner.SYSTEM,
                 added_by=actor.display,

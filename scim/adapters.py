@@ -366,6 +366,8 @@ class ScimGroupAdapter(SCIMGroup):
         self.external_id = external_id if external_id is not None else (None if self.obj is not None else "")
         self.member_ids = member_ids(fields.get("members")) if "members" in fields else None
 
+    replace_from_dict = from_dict  # a PUT body has the same shape as a POST body
+
     def handle_operations(self, operations) -> None:
         changes = group_changes(self.id, operations_of(operations))
         self.name, self.external_id, self.member_ops = changes.name, changes.external_id, changes.member_ops

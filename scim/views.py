@@ -302,21 +302,8 @@ class UsersView(ScimView):
         return scim_response(body, status=201, headers={"Location": adapter.location})
 
 
-class UserView(ScimView):
-    def _adapter(self, pk, *, for_update: bool = False) -> ScimUserAdapter:
-        context = self.context()
-        user = scim_services.scim_user_get(organization=context.organization, user_id=pk)
-        return ScimUserAdapter(user, self.request, context)
-
-    def _render(self, adapter: ScimUserAdapter) -> HttpResponse:
-        selection = self.selection()
-        if adapter.deleted:
-            adapter.obj.scim_group_memberships = []
-        elif selection.wants("groups"):
-            adapter.obj = _users_with_groups(
-                scim_services.scim_users(adapter.context.organization).filter(pk=adapter.obj.pk)
-            ).get()
-        return scim_response(selection.apply(adapter.to_dict()))
+class ResourceView(ScimView):
+    """GET/PUT/PATCH/DELETE of one resource; subclasses load (``_adapter``) and render."""
 
     def get(self, request, pk):
         return self._render(self._adapter(pk))
@@ -336,6 +323,23 @@ class UserView(ScimView):
     def delete(self, request, pk):
         self._adapter(pk).delete()
         return scim_response(None, status=204)
+
+
+class UserView(ResourceView):
+    def _adapter(self, pk) -> ScimUserAdapter:
+        context = self.context()
+        user = scim_services.scim_user_get(organization=context.organization, user_id=pk)
+        return ScimUserAdapter(user, self.request, context)
+
+    def _render(self, adapter: ScimUserAdapter) -> HttpResponse:
+        selection = self.selection()
+        if adapter.deleted:
+            adapter.obj.scim_group_memberships = []
+        elif selection.wants("groups"):
+            adapter.obj = _users_with_groups(
+                scim_services.scim_users(adapter.context.organization).filter(pk=adapter.obj.pk)
+            ).get()
+        return scim_response(selection.apply(adapter.to_dict()))
 
 
 # --- Groups -------------------------------------------------------------------
@@ -383,7 +387,7 @@ class GroupsView(ScimView):
         return scim_response(body, status=201, headers={"Location": adapter.location})
 
 
-class GroupView(ScimView):
+class GroupView(ResourceView):
     def _adapter(self, pk) -> ScimGroupAdapter:
         context = self.context()
         group = scim_services.scim_group_get(organization=context.organization, group_id=pk)
@@ -393,25 +397,6 @@ class GroupView(ScimView):
         selection = self.selection()
         members = _members_by_group([adapter.obj.pk])[adapter.obj.pk] if selection.wants("members") else None
         return scim_response(selection.apply(adapter.to_dict(members=members)))
-
-    def get(self, request, pk):
-        return self._render(self._adapter(pk))
-
-    def put(self, request, pk):
-        adapter = self._adapter(pk)
-        adapter.from_dict(self.read_json())
-        adapter.save()
-        return self._render(adapter)
-
-    def patch(self, request, pk):
-        adapter = self._adapter(pk)
-        adapter.handle_operations(self.read_json())
-        adapter.save()
-        return self._render(adapter)
-
-    def delete(self, request, pk):
-        self._adapter(pk).delete()
-        return scim_response(None, status=204)
 
 
 # --- Discovery ------------------------------------------------------------------

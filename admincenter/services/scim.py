@@ -32,7 +32,7 @@ from admincenter.services.audit import Actor, audit_record, changed_fields
 from admincenter.services.audit_pipeline import schedule_audit_processing
 from admincenter.services.groups import ensure_group_name_free, normalize_group_name, save_group_name
 from admincenter.services.organizations import add_to_everyone
-from admincenter.services.users import _save_new_user, ensure_email_free, normalize_email
+from admincenter.services.users import _save_new_user, apply_active, ensure_email_free, normalize_email
 
 # User fields the IdP owns (everything SCIM may write).
 SCIM_USER_FIELDS = (
@@ -152,9 +152,8 @@ def scim_user_update(
     before, after = changed_fields({f: getattr(user, f) for f in values}, values)
     for field, value in after.items():
         setattr(user, field, value)
-    now = timezone.now()
     if after:
-        user.updated_at = now
+        user.updated_at = timezone.now()
         user.save(update_fields=[*after, "updated_at"])
         audit_record(
             organization=organization,
@@ -175,20 +174,7 @@ def scim_user_update(
         user.pk = pk
         user.is_active = False
         return UserWriteResult(user, deleted=True)
-    user.is_active = active
-    user.deactivated_at = None if active else now
-    user.updated_at = now
-    user.save(update_fields=["is_active", "deactivated_at", "updated_at"])
-    audit_record(
-        organization=organization,
-        actor=actor,
-        action="user.activate" if active else "user.deactivate",
-        target_type="user",
-        target_id=user.pk,
-        target_label=user.email,
-        before={"active": not active},
-        after={"active": active},
-    )
+    apply_active(organization=organization, user=user, active=active, actor=actor)
     return UserWriteResult(user)
 
 

@@ -193,9 +193,17 @@ def user_set_active(*, organization: Organization, user: User, active: bool, act
         return user
     if not active:
         _ensure_not_last_admin(organization, [user.pk])
+    apply_active(organization=organization, user=user, active=active, actor=actor)
+    return user
+
+
+def apply_active(*, organization: Organization, user: User, active: bool, actor: Actor) -> None:
+    """Switch ``is_active`` and audit it; callers own the rules and the transaction.
+    Memberships are kept: an inactive user keeps them but they grant nothing (§2.7)."""
+    now = timezone.now()
     user.is_active = active
-    user.deactivated_at = None if active else timezone.now()
-    user.updated_at = timezone.now()
+    user.deactivated_at = None if active else now
+    user.updated_at = now
     user.save(update_fields=["is_active", "deactivated_at", "updated_at"])
     audit_record(
         organization=organization,
@@ -207,7 +215,6 @@ def user_set_active(*, organization: Organization, user: User, active: bool, act
         before={"active": not active},
         after={"active": active},
     )
-    return user
 
 
 @transaction.atomic

@@ -102,7 +102,7 @@ class Phase:
         def pct(p: float) -> float:
             if not lat:
                 return 0.0
-            return lat[min(len(lat) - 1, int(round(p / 100 * (len(lat) - 1))))] * 1000
+            return lat[min(len(lat) - 1, round(p / 100 * (len(lat) - 1)))] * 1000
 
         result = {
             "phase": self.name,
@@ -205,9 +205,7 @@ def run_load(base_url: str, token: str, *, users: int, concurrency: int, groups:
                         "schemas": [PATCH_URN],
                         "Operations": [{"op": "add", "path": "members", "value": [{"value": m} for m in chunk]}],
                     }
-                    status, data, latency = client.request(
-                        "PATCH", f"/Groups/{gid}?excludedAttributes=members", patch
-                    )
+                    status, data, latency = client.request("PATCH", f"/Groups/{gid}?excludedAttributes=members", patch)
                     push.record(status, latency, (200, 204), json.dumps(data)[:200] if data else "")
                     if status in (200, 204):
                         with push._lock:

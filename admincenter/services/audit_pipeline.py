@@ -96,7 +96,8 @@ class _Coalescer:
     Eager mode (no broker) processes at once, as before.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, publish) -> None:
+        self.publish = publish
         self.lock = threading.Lock()
         self.last_publish = float("-inf")
         self.pending = False
@@ -104,7 +105,7 @@ class _Coalescer:
 
     def request(self) -> None:
         if _eager():
-            enqueue_processing()
+            self.publish()
             return
         now = time.monotonic()
         with self.lock:
@@ -117,7 +118,7 @@ class _Coalescer:
                     self.thread = threading.Thread(target=self._trailing, name="audit-enqueue", daemon=True)
                     self.thread.start()
         if publish_now:
-            enqueue_processing()
+            self.publish()
 
     def _trailing(self) -> None:
         while True:
@@ -128,10 +129,10 @@ class _Coalescer:
                     return
                 self.pending = False
                 self.last_publish = time.monotonic()
-            enqueue_processing()
+            self.publish()
 
 
-coalescer = _Coalescer()
+coalescer = _Coalescer(publish=lambda: enqueue_processing())
 
 
 def _eager() -> bool:

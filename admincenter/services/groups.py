@@ -175,6 +175,12 @@ def group_rename(*, organization: Organization, group: Group, name: str, actor: 
 def group_delete(*, organization: Organization, group: Group, actor: Actor) -> None:
     group = group_get(organization=organization, group_id=group.pk, for_update=True)
     _ensure_custom(group, "delete")
+    delete_group_audited(organization=organization, group=group, actor=actor)
+
+
+def delete_group_audited(*, organization: Organization, group: Group, actor: Actor) -> None:
+    """Delete the group with its memberships and grants and write ``group.delete``;
+    callers own the rules and the transaction."""
     pk, name = group.pk, group.name
     members = group.memberships.count()
     group.delete()

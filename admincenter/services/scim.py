@@ -30,9 +30,20 @@ from admincenter.models import (
 )
 from admincenter.services.audit import Actor, audit_record, changed_fields
 from admincenter.services.audit_pipeline import schedule_audit_processing
-from admincenter.services.groups import ensure_group_name_free, normalize_group_name, save_group_name
+from admincenter.services.groups import (
+    delete_group_audited,
+    ensure_group_name_free,
+    normalize_group_name,
+    save_group_name,
+)
 from admincenter.services.organizations import add_to_everyone
-from admincenter.services.users import _save_new_user, apply_active, ensure_email_free, normalize_email
+from admincenter.services.users import (
+    apply_active,
+    delete_audited,
+    ensure_email_free,
+    normalize_email,
+    save_new_user,
+)
 
 # User fields the IdP owns (everything SCIM may write).
 SCIM_USER_FIELDS = (
@@ -113,7 +124,7 @@ def scim_user_create(*, organization: Organization, connection: SsoConnection, v
     if not user.is_active:
         user.deactivated_at = timezone.now()
     user.set_unusable_password()  # SCIM-managed users sign in through SSO only
-    _save_new_user(user)
+    save_new_user(user)
     add_to_everyone(organization, [user], actor)
     audit_record(
         organization=organization,
@@ -205,18 +216,7 @@ def _adopt(organization: Organization, connection: SsoConnection, user: User, ac
 
 
 def _deprovision(organization: Organization, user: User, actor: Actor, *, reason: str) -> None:
-    pk, email = user.pk, user.email
-    user.delete()
-    audit_record(
-        organization=organization,
-        actor=actor,
-        action="user.delete",
-        target_type="user",
-        target_id=pk,
-        target_label=email,
-        before={"email": email},
-        after={"deprovisioned_by": reason},
-    )
+    delete_audited(organization=organization, user=user, actor=actor, after={"deprovisioned_by": reason})
 
 
 # --- Groups -------------------------------------------------------------------
@@ -431,18 +431,7 @@ def _write_members(organization: Organization, group: Group, *, add: list[User],
 def scim_group_delete(*, organization: Organization, group_id, actor: Actor) -> None:
     """DELETE /Groups/{id}: the group, its memberships and its grants go (§3.2)."""
     group = scim_group_get(organization=organization, group_id=group_id, for_update=True)
-    pk, name = group.pk, group.name
-    members = group.memberships.count()
-    group.delete()
-    audit_record(
-        organization=organization,
-        actor=actor,
-        action="group.delete",
-        target_type="group",
-        target_id=pk,
-        target_label=name,
-        before={"name": name, "members": members},
-    )
+    delete_group_audited(organization=organization, group=group, actor=actor)
 
 
 def scim_request_log_record(**fields) -> ScimRequestLog:

@@ -67,7 +67,7 @@ def ensure_email_free(email: str, *, exclude: User | None = None, field: str = "
         raise Conflict(f"The email address {email} is already in use.", field=field)
 
 
-def _save_new_user(user: User) -> User:
+def save_new_user(user: User) -> User:
     try:
         with transaction.atomic():
             user.save(force_insert=True)
@@ -108,7 +108,7 @@ def user_create(
         user.set_password(password)
     else:
         user.set_unusable_password()
-    _save_new_user(user)
+    save_new_user(user)
     add_to_everyone(organization, [user], actor)
     audit_record(
         organization=organization,
@@ -223,6 +223,12 @@ def user_delete(*, organization: Organization, user: User, actor: Actor) -> None
     user = home_user(organization=organization, user_id=user.pk, for_update=True)
     ensure_not_scim_managed(user, "delete them")
     _ensure_not_last_admin(organization, [user.pk])
+    delete_audited(organization=organization, user=user, actor=actor)
+
+
+def delete_audited(*, organization: Organization, user: User, actor: Actor, after: dict | None = None) -> None:
+    """Delete the user with their memberships and write ``user.delete``; callers own the
+    rules and the transaction. The event keeps the email: the trail outlives the user."""
     pk, email = user.pk, user.email
     user.delete()
     audit_record(
@@ -233,6 +239,7 @@ def user_delete(*, organization: Organization, user: User, actor: Actor) -> None
         target_id=pk,
         target_label=email,
         before={"email": email},
+        after=after,
     )
 
 
@@ -377,7 +384,7 @@ def _jit_provision(organization, email, given_name, family_name, group_claims, a
             source=UserSource.JIT,
         )
         user.set_unusable_password()
-        _save_new_user(user)
+        save_new_user(user)
         add_to_everyone(organization, [user], actor)
         audit_record(
             organization=organization,

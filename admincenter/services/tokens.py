@@ -146,7 +146,11 @@ def scim_token_lookup(raw: str) -> ScimToken | None:
     """The token row whose hash matches ``raw`` (with organization and connection), or None."""
     if not raw:
         return None
-    return ScimToken.objects.select_related("organization", "sso_connection").filter(token_hash=hash_token(raw)).first()
+    try:
+        # get(), not first(): the hash is unique, and first() would add an ORDER BY.
+        return ScimToken.objects.select_related("organization", "sso_connection").get(token_hash=hash_token(raw))
+    except ScimToken.DoesNotExist:
+        return None
 
 
 def scim_token_check(token: ScimToken | None) -> ScimToken:

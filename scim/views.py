@@ -308,27 +308,29 @@ class ResourceView(ScimView):
     def get(self, request, pk):
         return self._render(self._adapter(pk))
 
+    # Writes read the row under lock: the new state is computed from it, so a concurrent
+    # PATCH to the same resource waits instead of being overwritten by a stale copy.
     def put(self, request, pk):
-        adapter = self._adapter(pk)
+        adapter = self._adapter(pk, for_update=True)
         adapter.replace_from_dict(self.read_json())
         adapter.save()
         return self._render(adapter)
 
     def patch(self, request, pk):
-        adapter = self._adapter(pk)
+        adapter = self._adapter(pk, for_update=True)
         adapter.handle_operations(self.read_json())
         adapter.save()
         return self._render(adapter)
 
     def delete(self, request, pk):
-        self._adapter(pk).delete()
+        self._adapter(pk, for_update=True).delete()
         return scim_response(None, status=204)
 
 
 class UserView(ResourceView):
-    def _adapter(self, pk) -> ScimUserAdapter:
+    def _adapter(self, pk, *, for_update: bool = False) -> ScimUserAdapter:
         context = self.context()
-        user = scim_services.scim_user_get(organization=context.organization, user_id=pk)
+        user = scim_services.scim_user_get(organization=context.organization, user_id=pk, for_update=for_update)
         return ScimUserAdapter(user, self.request, context)
 
     def _render(self, adapter: ScimUserAdapter) -> HttpResponse:
@@ -388,9 +390,9 @@ class GroupsView(ScimView):
 
 
 class GroupView(ResourceView):
-    def _adapter(self, pk) -> ScimGroupAdapter:
+    def _adapter(self, pk, *, for_update: bool = False) -> ScimGroupAdapter:
         context = self.context()
-        group = scim_services.scim_group_get(organization=context.organization, group_id=pk)
+        group = scim_services.scim_group_get(organization=context.organization, group_id=pk, for_update=for_update)
         return ScimGroupAdapter(group, self.request, context)
 
     def _render(self, adapter: ScimGroupAdapter) -> HttpResponse:

@@ -139,3 +139,42 @@ def test_concurrent_full_replacements_of_a_group_serialise(tenant):
     assert _run_concurrently(10, replace) == [200] * 10
     members = set(GroupMembership.objects.filter(group=group).values_list("user_id", flat=True))
     assert members in member_sets
+
+
+def test_concurrent_patches_of_different_attributes_of_one_user_all_stick(tenant):
+    """Entra PATCHes one attribute per operation and may overlap: each PATCH must see the
+    others' committed changes, not write back a stale copy of them."""
+    org, conn, token = tenant
+    user = User.objects.create(
+        id=uuid.uuid4(), email="patched@race.test", home_organization=org, source=UserSource.SCIM, scim_connection=conn
+    )
+    Client(HTTP_AUTHORIZATION=f"Bearer {token}").get(f"{BASE}/Users?count=0")  # see the replacement test
+    enterprise = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
+    changes = [
+        ("title", "Engineer"),
+        ("displayName", "Pat Ched"),
+        ("nickName", "Pat"),
+        (f"{enterprise}:department", "R&D"),
+        (f"{enterprise}:employeeNumber", "42"),
+        ("name.givenName", "Pat"),
+        ("name.familyName", "Ched"),
+        ("externalId", "ext-42"),
+    ]
+
+    def patch(i):
+        path, value = changes[i]
+        body = {
+            "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+            "Operations": [{"op": "replace", "path": path, "value": value}],
+        }
+        return (
+            Client(HTTP_AUTHORIZATION=f"Bearer {token}")
+            .patch(f"{BASE}/Users/{user.pk}", data=json.dumps(body), content_type="application/scim+json")
+            .status_code
+        )
+
+    assert _run_concurrently(len(changes), patch) == [200] * len(changes)
+    user.refresh_from_db()
+    assert (user.title, user.display_name, user.scim_attributes.get("nickName")) == ("Engineer", "Pat Ched", "Pat")
+    assert (user.department, user.employee_number, user.external_id) == ("R&D", "42", "ext-42")
+    assert (user.given_name, user.family_name) == ("Pat", "Ched")

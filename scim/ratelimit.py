@@ -8,8 +8,8 @@ trip (INCR and EXPIRE pipelined). Without it, the local-memory cache counts per 
 
 from __future__ import annotations
 
-import time
 from functools import lru_cache
+from time import time as now_seconds
 
 import redis
 from django.conf import settings
@@ -39,7 +39,7 @@ def rate_limit_exceeded(token) -> int | None:
     limit = settings.SCIM_RATE_LIMIT_PER_MINUTE
     if not limit:
         return None
-    now = time.time()
+    now = now_seconds()
     key = f"optiid:scim-rate:{token.token_prefix}:{int(now // WINDOW_SECONDS)}"
     try:
         count = _count(key)

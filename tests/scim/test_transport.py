@@ -5,6 +5,8 @@ import json
 import pytest
 from django.test import Client
 
+from scim import ratelimit
+
 USER = {"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": "accept@acme.test"}
 
 
@@ -42,8 +44,9 @@ def test_nul_characters_are_refused_not_a_500(scim_token):
     assert (response.status_code, response.json()["scimType"]) == (400, "invalidFilter")
 
 
-def test_over_the_per_token_budget_is_429_with_retry_after(scim_token, settings):
+def test_over_the_per_token_budget_is_429_with_retry_after(scim_token, settings, monkeypatch):
     settings.SCIM_RATE_LIMIT_PER_MINUTE = 3
+    monkeypatch.setattr(ratelimit, "now_seconds", lambda: 1_800_000_030.0)  # mid-window: no minute rollover
     client = Client(HTTP_AUTHORIZATION=f"Bearer {scim_token}")
     statuses = [client.get("/api/scim/v2/Users?count=0").status_code for _ in range(4)]
     assert statuses == [200, 200, 200, 429]
@@ -54,3 +57,4 @@ def test_over_the_per_token_budget_is_429_with_retry_after(scim_token, settings)
         "status": "429",
         "detail": "Too many requests for this SCIM token; retry after the delay in Retry-After.",
     }
+    assert response["Retry-After"] == "30"

@@ -192,7 +192,7 @@ def user_set_active(*, organization: Organization, user: User, active: bool, act
     if user.is_active == active:
         return user
     if not active:
-        _ensure_not_last_admin(organization, [user.pk])
+        _ensure_not_last_admin_anywhere(organization, user)
     apply_active(organization=organization, user=user, active=active, actor=actor)
     return user
 
@@ -222,7 +222,7 @@ def user_delete(*, organization: Organization, user: User, actor: Actor) -> None
     """An admin deletes a local user. SCIM-managed users are offboarded in the IdP."""
     user = home_user(organization=organization, user_id=user.pk, for_update=True)
     ensure_not_scim_managed(user, "delete them")
-    _ensure_not_last_admin(organization, [user.pk])
+    _ensure_not_last_admin_anywhere(organization, user)
     delete_audited(organization=organization, user=user, actor=actor)
 
 
@@ -241,6 +241,27 @@ def delete_audited(*, organization: Organization, user: User, actor: Actor, afte
         before={"email": email},
         after=after,
     )
+
+
+def _ensure_not_last_admin_anywhere(organization: Organization, user: User) -> None:
+    """Deactivating or deleting a person affects every organization they administer,
+    including those where they are a collaborator: none may be left without an active
+    administrator (§2.6). Other organizations are not named to this one's admins."""
+    _ensure_not_last_admin(organization, [user.pk])
+    administered = (
+        GroupMembership.objects.filter(
+            user=user, group__system_key=SystemGroupKey.ADMIN_CENTER_ADMINS, user__is_active=True
+        )
+        .exclude(group__organization=organization)
+        .values_list("group_id", flat=True)
+    )
+    for group_id in administered:
+        others = GroupMembership.objects.filter(group_id=group_id, user__is_active=True).exclude(user=user)
+        if not others.exists():
+            raise Forbidden(
+                f"{user.email} is the last active administrator of another organization they collaborate with. "
+                "That organization must add another administrator first."
+            )
 
 
 def _ensure_not_last_admin(organization: Organization, leaving_user_ids) -> None:

@@ -571,3 +571,27 @@ def test_jit_group_claims_never_add_to_scim_groups_but_do_to_released_ones(scim_
     scim_organization.refresh_from_db()
     second = services.user_jit_provision(organization=scim_organization, email="y@acme.test", group_claims=["Pushed"])
     assert ("Pushed", MembershipOwner.JIT) in memberships_of(second)
+
+
+def test_a_person_who_is_the_last_admin_of_another_organization_cannot_be_deactivated_or_deleted(
+    organization, admin_user, manual_user
+):
+    """§2.6: every organization keeps an active administrator, also when its last one is a
+    collaborator whose home organization deactivates or deletes them."""
+    other = services.organization_create(name="Partner", slug="partner", actor=OPERATOR)
+    services.collaborator_add(organization=other, email=manual_user.email, actor=OPERATOR)
+    admins = other.groups.get(system_key="admin_center_admins")
+    services.group_members_add(organization=other, group=admins, user_ids=[manual_user.pk], actor=OPERATOR)
+
+    with pytest.raises(Forbidden, match="last active administrator of another organization"):
+        services.user_set_active(organization=organization, user=manual_user, active=False, actor=OPERATOR)
+    with pytest.raises(Forbidden, match="last active administrator of another organization"):
+        services.user_delete(organization=organization, user=manual_user, actor=OPERATOR)
+    manual_user.refresh_from_db()
+    assert manual_user.is_active
+
+    second = services.user_create(organization=other, email="second@partner.test", actor=OPERATOR)
+    services.group_members_add(organization=other, group=admins, user_ids=[second.pk], actor=OPERATOR)
+    services.user_set_active(organization=organization, user=manual_user, active=False, actor=OPERATOR)
+    manual_user.refresh_from_db()
+    assert not manual_user.is_active

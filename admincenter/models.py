@@ -224,6 +224,9 @@ class User(AbstractBaseUser, PermissionsMixin):
             models.Index(fields=["home_organization", "created_at", "id"], name="user_org_order_idx"),
             # SCIM `externalId eq` lookups (Entra, Okta), always within one organization.
             models.Index(fields=["home_organization", "external_id"], name="user_org_external_id_idx"),
+            # SCIM `userName eq` lookups within one organization: both conditions in one index,
+            # so the planner picks it even while an IdP's first push outruns the statistics.
+            models.Index(fields=["home_organization", "email"], name="user_org_email_idx"),
         ]
 
     def __str__(self) -> str:

@@ -13,10 +13,11 @@ import logging
 import time
 import uuid
 from contextlib import nullcontext
+from datetime import timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Prefetch
+from django.db.models import F, Prefetch
 from django.http import HttpResponse
 from django_scim.exceptions import SCIMException
 from rest_framework import exceptions as drf_exceptions
@@ -240,11 +241,17 @@ def page_bounds(params) -> tuple[int, int]:
     return start, count
 
 
-def page_of(queryset, *, start: int, count: int) -> tuple[list, int]:
-    """One page in stable order and the total. The COUNT query is skipped when the page
-    itself shows the total: a short page that starts at or before the end (the usual
-    `userName eq` lookup returns 0 or 1 rows with no COUNT)."""
-    page = list(queryset.order_by("created_at", "id")[start - 1 : start - 1 + count]) if count else []
+def page_of(queryset, *, start: int, count: int, filtered: bool) -> tuple[list, int]:
+    """One page in stable order (created, id) and the total. The COUNT query is skipped
+    when the page itself shows the total: a short page that starts at or before the end
+    (the usual `userName eq` lookup returns 0 or 1 rows with no COUNT).
+
+    A filtered page sorts by ``created_at + 0 seconds``: the same order, but PostgreSQL can
+    no longer walk the (organization, created, id) index looking for the match. During an
+    IdP's initial push the table grows faster than its statistics, and the planner then
+    prefers that walk (a scan of every user per lookup) to the unique email index."""
+    created = F("created_at") + timedelta(0) if filtered else F("created_at")
+    page = list(queryset.order_by(created, "id")[start - 1 : start - 1 + count]) if count else []
     if (page and len(page) < count) or (not page and start == 1 and count):
         return page, start - 1 + len(page)
     return page, queryset.count()
@@ -288,7 +295,7 @@ class UsersView(ScimView):
         start, count = page_bounds(request.query_params)
         if selection.wants("groups"):
             users = _users_with_groups(users)
-        page, total = page_of(users, start=start, count=count)
+        page, total = page_of(users, start=start, count=count, filtered=bool(expression))
         resources = [selection.apply(ScimUserAdapter(u, request, context).to_dict()) for u in page]
         return list_response(resources, total=total, start=start)
 
@@ -369,7 +376,7 @@ class GroupsView(ScimView):
         if expression:
             groups = groups.filter(group_filter(expression))
         start, count = page_bounds(request.query_params)
-        page, total = page_of(groups, start=start, count=count)
+        page, total = page_of(groups, start=start, count=count, filtered=bool(expression))
         members = _members_by_group([g.pk for g in page]) if page and selection.wants("members") else {}
         resources = [
             selection.apply(ScimGroupAdapter(g, request, context).to_dict(members=members.get(g.pk))) for g in page

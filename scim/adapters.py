@@ -166,7 +166,7 @@ class ScimUserAdapter(SCIMUser):
         result = scim_services.scim_user_update(
             organization=context.organization,
             connection=context.connection,
-            user_id=self.obj.pk,
+            user=self.obj,
             values=self.values,
             actor=context.actor,
         )
@@ -176,7 +176,7 @@ class ScimUserAdapter(SCIMUser):
         scim_services.scim_user_delete(
             organization=self.context.organization,
             connection=self.context.connection,
-            user_id=self.obj.pk,
+            user=self.obj,
             actor=self.context.actor,
         )
 
@@ -389,7 +389,7 @@ class ScimGroupAdapter(SCIMGroup):
             member_ops = [scim_services.MemberOp("replace", self.member_ids)]
         self.obj = scim_services.scim_group_update(
             organization=context.organization,
-            group_id=self.obj.pk,
+            group=self.obj,
             name=self.name,
             external_id=self.external_id,
             member_ops=member_ops,
@@ -398,5 +398,5 @@ class ScimGroupAdapter(SCIMGroup):
 
     def delete(self) -> None:
         scim_services.scim_group_delete(
-            organization=self.context.organization, group_id=self.obj.pk, actor=self.context.actor
+            organization=self.context.organization, group=self.obj, actor=self.context.actor
         )

@@ -36,7 +36,6 @@ from admincenter.services.groups import (
     normalize_group_name,
     save_group_name,
 )
-from admincenter.services.organizations import add_to_everyone
 from admincenter.services.users import (
     apply_active,
     delete_audited,
@@ -84,6 +83,12 @@ def _get(queryset: QuerySet, pk, *, what: str, for_update: bool = False):
         raise NotFound(f"{what} {pk} not found.") from None
 
 
+# The write services below take the resource as read by ``scim_user_get`` /
+# ``scim_group_get`` with ``for_update=True`` in the caller's transaction: the SCIM edge
+# computes the new state from that locked row, so reading it again here would only cost
+# a query, and reading it unlocked there would lose concurrent updates.
+
+
 def scim_user_get(*, organization: Organization, user_id, for_update: bool = False) -> User:
     return _get(scim_users(organization), user_id, what="User", for_update=for_update)
 
@@ -124,18 +129,12 @@ def scim_user_create(*, organization: Organization, connection: SsoConnection, v
     if not user.is_active:
         user.deactivated_at = timezone.now()
     user.set_unusable_password()  # SCIM-managed users sign in through SSO only
-    save_new_user(user)
-    add_to_everyone(organization, [user], actor)
-    audit_record(
+    return save_new_user(
         organization=organization,
+        user=user,
         actor=actor,
-        action="user.create",
-        target_type="user",
-        target_id=user.pk,
-        target_label=user.email,
-        after={**_audit_values(values), "source": UserSource.SCIM},
+        audit_after={**_audit_values(values), "source": UserSource.SCIM},
     )
-    return user
 
 
 @dataclass
@@ -146,11 +145,10 @@ class UserWriteResult:
 
 @transaction.atomic
 def scim_user_update(
-    *, organization: Organization, connection: SsoConnection, user_id, values: dict, actor: Actor
+    *, organization: Organization, connection: SsoConnection, user: User, values: dict, actor: Actor
 ) -> UserWriteResult:
     """PUT/PATCH /Users/{id}: apply the IdP-owned values, adopting a local user on the
     first write (§3.6), following ``on_scim_deactivate`` when active turns false (D1/D2)."""
-    user = scim_user_get(organization=organization, user_id=user_id, for_update=True)
     _adopt(organization, connection, user, actor)
     values = dict(values)
     if "email" in values:
@@ -190,10 +188,9 @@ def scim_user_update(
 
 
 @transaction.atomic
-def scim_user_delete(*, organization: Organization, connection: SsoConnection, user_id, actor: Actor) -> None:
+def scim_user_delete(*, organization: Organization, connection: SsoConnection, user: User, actor: Actor) -> None:
     """DELETE /Users/{id} deprovisions (D3): the user and their memberships go, the email
     becomes free, the audit trail stays."""
-    user = scim_user_get(organization=organization, user_id=user_id, for_update=True)
     _adopt(organization, connection, user, actor)
     _deprovision(organization, user, actor, reason="DELETE")
 
@@ -329,16 +326,15 @@ def scim_group_create(
 def scim_group_update(
     *,
     organization: Organization,
-    group_id,
+    group: Group,
     actor: Actor,
     name: str | None = None,
     external_id: str | None = None,
     member_ops: Sequence[MemberOp] = (),
 ) -> Group:
-    """PUT/PATCH /Groups/{id}. The group row is locked first, so concurrent PATCHes to one
-    group are serialised and none loses a member change (O15). Member operations are
+    """PUT/PATCH /Groups/{id}. ``group`` is row-locked by the caller, so concurrent PATCHes
+    to one group are serialised and none loses a member change (O15). Member operations are
     applied in order to the current set, then written as one bulk insert and one delete."""
-    group = scim_group_get(organization=organization, group_id=group_id, for_update=True)
     changes_before, changes_after = {}, {}
     if name is not None:
         name = normalize_group_name(name)
@@ -428,9 +424,8 @@ def _write_members(organization: Organization, group: Group, *, add: list[User],
 
 
 @transaction.atomic
-def scim_group_delete(*, organization: Organization, group_id, actor: Actor) -> None:
+def scim_group_delete(*, organization: Organization, group: Group, actor: Actor) -> None:
     """DELETE /Groups/{id}: the group, its memberships and its grants go (§3.2)."""
-    group = scim_group_get(organization=organization, group_id=group_id, for_update=True)
     delete_group_audited(organization=organization, group=group, actor=actor)
 
 

@@ -67,13 +67,25 @@ def ensure_email_free(email: str, *, exclude: User | None = None, field: str = "
         raise Conflict(f"The email address {email} is already in use.", field=field)
 
 
-def save_new_user(user: User) -> User:
+def save_new_user(*, organization: Organization, user: User, actor: Actor, audit_after: dict) -> User:
+    """Insert a new home user of ``organization``: every path (manual, JIT, SCIM) ends
+    here, so every new user joins *Everyone* and is audited as ``user.create``. A taken
+    email, also one lost to a concurrent creation, is Conflict from the unique index."""
     try:
         with transaction.atomic():
             user.save(force_insert=True)
     except IntegrityError:
-        # Lost a race with a concurrent creation of the same email.
         raise Conflict(f"The email address {user.email} is already in use.", field="email") from None
+    add_to_everyone(organization, [user], actor)
+    audit_record(
+        organization=organization,
+        actor=actor,
+        action="user.create",
+        target_type="user",
+        target_id=user.pk,
+        target_label=user.email,
+        after=audit_after,
+    )
     return user
 
 
@@ -108,21 +120,11 @@ def user_create(
         user.set_password(password)
     else:
         user.set_unusable_password()
-    save_new_user(user)
-    add_to_everyone(organization, [user], actor)
-    audit_record(
+    save_new_user(
         organization=organization,
+        user=user,
         actor=actor,
-        action="user.create",
-        target_type="user",
-        target_id=user.pk,
-        target_label=user.email,
-        after={
-            "email": email,
-            "given_name": user.given_name,
-            "family_name": user.family_name,
-            "source": source,
-        },
+        audit_after={"email": email, "given_name": user.given_name, "family_name": user.family_name, "source": source},
     )
     return user
 
@@ -405,16 +407,11 @@ def _jit_provision(organization, email, given_name, family_name, group_claims, a
             source=UserSource.JIT,
         )
         user.set_unusable_password()
-        save_new_user(user)
-        add_to_everyone(organization, [user], actor)
-        audit_record(
+        save_new_user(
             organization=organization,
+            user=user,
             actor=actor,
-            action="user.create",
-            target_type="user",
-            target_id=user.pk,
-            target_label=email,
-            after={
+            audit_after={
                 "email": email,
                 "given_name": user.given_name,
                 "family_name": user.family_name,

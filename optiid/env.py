@@ -46,9 +46,18 @@ def env_list(environ, name: str, default: list[str]) -> list[str]:
     return [item.strip() for item in raw.split(",") if item.strip()]
 
 
-def parse_database_url(url: str, *, name: str = "DATABASE_URL", conn_max_age: int = 60) -> dict:
+def parse_database_url(
+    url: str,
+    *,
+    name: str = "DATABASE_URL",
+    conn_max_age: int = 60,
+    health_checks: bool = False,
+    prepared_statements: bool = False,
+) -> dict:
     """Turn ``postgres://user:pass@host:port/db?opt=v`` or ``sqlite:///path`` into a
-    Django DATABASES entry. PostgreSQL always goes through psycopg 3."""
+    Django DATABASES entry. PostgreSQL always goes through psycopg 3; with
+    ``prepared_statements`` it binds parameters on the server and prepares a query once a
+    connection has run it five times (psycopg's ``prepare_threshold``)."""
     parts = urlsplit(url)
     scheme = parts.scheme.lower()
     if scheme in {"postgres", "postgresql", "pgsql"}:
@@ -60,6 +69,9 @@ def parse_database_url(url: str, *, name: str = "DATABASE_URL", conn_max_age: in
             port = str(parts.port or "")
         except ValueError:
             raise ImproperlyConfigured(f"{name} has an invalid port: {_redact(url)!r}.") from None
+        if prepared_statements:
+            options.setdefault("server_side_binding", True)
+            options.setdefault("prepare_threshold", 5)  # psycopg's default: one-off queries stay unprepared
         return {
             "ENGINE": "django.db.backends.postgresql",
             "NAME": database,
@@ -68,7 +80,7 @@ def parse_database_url(url: str, *, name: str = "DATABASE_URL", conn_max_age: in
             "HOST": parts.hostname or "",
             "PORT": port,
             "CONN_MAX_AGE": conn_max_age,
-            "CONN_HEALTH_CHECKS": True,
+            "CONN_HEALTH_CHECKS": health_checks,
             "OPTIONS": options,
         }
     if scheme == "sqlite":

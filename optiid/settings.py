@@ -86,7 +86,21 @@ TEMPLATES = [
 _CONN_MAX_AGE = env_int(ENV, "DJANGO_CONN_MAX_AGE", 60)
 _DATABASE_URL = ENV.get("DATABASE_URL", "").strip()
 if _DATABASE_URL:
-    DATABASES = {"default": parse_database_url(_DATABASE_URL, conn_max_age=_CONN_MAX_AGE)}
+    DATABASES = {
+        "default": parse_database_url(
+            _DATABASE_URL,
+            conn_max_age=_CONN_MAX_AGE,
+            # A health check is a `SELECT 1` round trip before every request's first query.
+            # Off (Django's default): after a database restart, a worker's first request
+            # fails (IdPs retry 5xx) and the worker reconnects.
+            health_checks=env_bool(ENV, "DJANGO_CONN_HEALTH_CHECKS", False),
+            # Server-side binding with psycopg's prepared statements: PostgreSQL plans each
+            # hot query (token lookup, userName eq, request-log insert) once per connection
+            # instead of on every request. Set 0 behind a pooler that cannot keep them
+            # (PgBouncer in transaction mode before 1.21).
+            prepared_statements=env_bool(ENV, "DATABASE_PREPARED_STATEMENTS", True),
+        )
+    }
 else:
     DATABASES = {
         "default": {

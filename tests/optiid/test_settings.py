@@ -75,9 +75,17 @@ def test_parse_postgres_url_with_port_and_options():
         "HOST": "db.example",
         "PORT": "5433",
         "CONN_MAX_AGE": 30,
-        "CONN_HEALTH_CHECKS": True,
+        "CONN_HEALTH_CHECKS": False,
         "OPTIONS": {"sslmode": "require"},
     }
+
+
+def test_parse_postgres_url_with_prepared_statements_and_health_checks():
+    db = parse_database_url(
+        "postgres://db.example/optiid?sslmode=require", health_checks=True, prepared_statements=True
+    )
+    assert db["CONN_HEALTH_CHECKS"] is True
+    assert db["OPTIONS"] == {"sslmode": "require", "server_side_binding": True, "prepare_threshold": 5}
 
 
 def test_parse_postgresql_scheme_and_defaults():
@@ -148,6 +156,8 @@ _SETUP = (
     "from optiid.celery import app\n"
     "print(json.dumps({"
     "'db': s.DATABASES['default']['ENGINE'], 'db_name': str(s.DATABASES['default']['NAME']),"
+    "'db_options': s.DATABASES['default'].get('OPTIONS'),"
+    "'db_health_checks': s.DATABASES['default'].get('CONN_HEALTH_CHECKS'),"
     "'cache': s.CACHES['default']['BACKEND'], 'cache_location': s.CACHES['default'].get('LOCATION'),"
     "'broker': s.CELERY_BROKER_URL, 'eager': s.CELERY_TASK_ALWAYS_EAGER,"
     "'app_broker': app.conf.broker_url, 'app_eager': app.conf.task_always_eager,"
@@ -212,8 +222,20 @@ def test_database_url_selects_postgresql_and_debug_and_hosts_are_read():
         DJANGO_ALLOWED_HOSTS="admin.example.com, .example.org",
     )
     assert (s["db"], s["db_name"]) == ("django.db.backends.postgresql", "optiid")
+    assert s["db_options"] == {"server_side_binding": True, "prepare_threshold": 5}
+    assert s["db_health_checks"] is False
     assert s["debug"] is True
     assert s["hosts"] == ["admin.example.com", ".example.org"]
+
+
+def test_prepared_statements_and_health_checks_are_switches():
+    s = settings_with(
+        DATABASE_URL="postgres://u:p@db.internal:5432/optiid",
+        DATABASE_PREPARED_STATEMENTS="0",
+        DJANGO_CONN_HEALTH_CHECKS="1",
+    )
+    assert s["db_options"] == {}
+    assert s["db_health_checks"] is True
 
 
 @pytest.mark.parametrize(

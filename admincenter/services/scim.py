@@ -16,6 +16,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from admincenter.errors import InvalidValue, NotFound
+from admincenter.hotsql import RowInsert
 from admincenter.models import (
     Group,
     GroupKind,
@@ -429,9 +430,12 @@ def scim_group_delete(*, organization: Organization, group: Group, actor: Actor)
     delete_group_audited(organization=organization, group=group, actor=actor)
 
 
+_REQUEST_LOG_INSERT = RowInsert(ScimRequestLog)  # every SCIM request writes one row
+
+
 def scim_request_log_record(**fields) -> ScimRequestLog:
     """One row per SCIM request, written in the request's transaction (one INSERT); the
-    audit pipeline enriches it after commit."""
-    row = ScimRequestLog.objects.create(**fields)
+    audit pipeline enriches it after commit. The returned row has no primary key."""
+    row = _REQUEST_LOG_INSERT.insert(**fields)
     schedule_audit_processing()
     return row

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connections, router, transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -24,7 +24,8 @@ from admincenter.errors import (
     NotFound,
     Unauthenticated,
 )
-from admincenter.models import Organization, ProvisioningMode, ScimToken
+from admincenter.hotsql import JoinedRow
+from admincenter.models import Organization, ProvisioningMode, ScimToken, SsoConnection
 from admincenter.services.audit import Actor, audit_record
 
 TOKEN_PREFIX = "optiid_scim_"
@@ -142,15 +143,45 @@ def scim_token_revoke(*, organization: Organization, token: ScimToken, actor: Ac
     return token
 
 
+# Every SCIM request runs this lookup, so its SQL is written once per database vendor
+# (admincenter/hotsql.py): the same row as ``ScimToken.objects.select_related(
+# "organization", "sso_connection").get(token_hash=...)``, by the unique hash index.
+_TOKEN_ROW = JoinedRow((ScimToken, "t"), (Organization, "o"), (SsoConnection, "c"))
+_TOKEN_SQL: dict[str, str] = {}
+
+
+def _token_lookup_sql(connection) -> str:
+    sql = _TOKEN_SQL.get(connection.vendor)
+    if sql is None:
+        quote = connection.ops.quote_name
+        token_field = ScimToken._meta.get_field
+        sql = _TOKEN_SQL[connection.vendor] = (
+            f"SELECT {_TOKEN_ROW.columns(connection)}"  # noqa: S608 (names from model metadata)
+            f" FROM {quote(ScimToken._meta.db_table)} t"
+            f" JOIN {quote(Organization._meta.db_table)} o"
+            f" ON o.{quote(Organization._meta.pk.column)} = t.{quote(token_field('organization').column)}"
+            f" JOIN {quote(SsoConnection._meta.db_table)} c"
+            f" ON c.{quote(SsoConnection._meta.pk.column)} = t.{quote(token_field('sso_connection').column)}"
+            f" WHERE t.{quote(token_field('token_hash').column)} = %s"
+        )
+    return sql
+
+
 def scim_token_lookup(raw: str) -> ScimToken | None:
     """The token row whose hash matches ``raw`` (with organization and connection), or None."""
     if not raw:
         return None
-    try:
-        # get(), not first(): the hash is unique, and first() would add an ORDER BY.
-        return ScimToken.objects.select_related("organization", "sso_connection").get(token_hash=hash_token(raw))
-    except ScimToken.DoesNotExist:
+    connection = connections[router.db_for_read(ScimToken)]
+    sql = _token_lookup_sql(connection)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [hash_token(raw)])
+        row = cursor.fetchone()
+    if row is None:
         return None
+    token, organization, sso_connection = _TOKEN_ROW.load(row, connection)
+    token.organization = organization
+    token.sso_connection = sso_connection
+    return token
 
 
 def scim_token_check(token: ScimToken | None) -> ScimToken:

@@ -1,0 +1,93 @@
+"""Hand-compiled hot statements read and write exactly what the ORM would (admincenter/hotsql.py)."""
+
+import uuid
+from datetime import timedelta
+
+import pytest
+from django.db import connection
+from django.forms.models import model_to_dict
+from django.utils import timezone
+
+from admincenter.hotsql import JoinedRow, RowInsert
+from admincenter.models import Organization, ScimRequestLog, ScimToken, User
+from admincenter.services.scim import scim_request_log_record
+from admincenter.services.tokens import scim_token_lookup
+
+pytestmark = pytest.mark.django_db
+
+
+def all_values(instance):
+    """Every concrete field as the ORM's Python value (types included)."""
+    return {field.attname: getattr(instance, field.attname) for field in instance._meta.concrete_fields}
+
+
+def test_token_lookup_matches_the_orms_select_related(scim_token, django_assert_num_queries):
+    ScimToken.objects.update(expires_at=timezone.now() + timedelta(days=3))
+    expected = ScimToken.objects.select_related("organization", "sso_connection").get()
+
+    with django_assert_num_queries(1):
+        token = scim_token_lookup(scim_token)
+        organization, sso_connection = token.organization, token.sso_connection  # no further query
+
+    assert all_values(token) == all_values(expected)
+    assert all_values(organization) == all_values(expected.organization)
+    assert all_values(sso_connection) == all_values(expected.sso_connection)
+    assert token._state.adding is False and token._state.db == connection.alias
+    assert isinstance(token.expires_at, type(expected.expires_at)) and token.expires_at.tzinfo is not None
+
+
+def test_token_lookup_of_an_unknown_value_is_none(scim_token):
+    assert scim_token_lookup(scim_token + "x") is None
+    assert scim_token_lookup("") is None
+
+
+def test_joined_row_converts_uuids_json_and_booleans_like_the_orm(scim_managed_user):
+    User.objects.filter(pk=scim_managed_user.pk).update(scim_attributes={"nickName": "Al", "x": [1, True]})
+    expected = User.objects.select_related("home_organization").get(pk=scim_managed_user.pk)
+    loader = JoinedRow((User, "u"), (Organization, "o"))
+    quote = connection.ops.quote_name
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT {loader.columns(connection)} FROM {quote(User._meta.db_table)} u"
+            f" JOIN {quote(Organization._meta.db_table)} o ON o.id = u.home_organization_id WHERE u.email = %s",
+            [scim_managed_user.email],
+        )
+        user, organization = loader.load(cursor.fetchone(), connection)
+    assert isinstance(user.pk, uuid.UUID)
+    assert all_values(user) == all_values(expected)
+    assert all_values(organization) == all_values(expected.home_organization)
+
+
+def test_row_insert_stores_what_create_would(scim_organization, django_assert_num_queries):
+    fields = dict(
+        organization=scim_organization,
+        token_prefix="optiid_scim_abcdefgh",
+        method="PATCH",
+        path="/api/scim/v2/Users/1?attributes=userName",
+        status_code=200,
+        duration_ms=12,
+        request_id="req-1",
+        ip="10.0.0.1",
+        user_agent="Okta SCIM Client",
+    )
+    insert = RowInsert(ScimRequestLog)
+    before = timezone.now()
+    with django_assert_num_queries(1):
+        insert.insert(**fields)
+    via_orm = ScimRequestLog.objects.create(**fields)
+
+    stored, expected = ScimRequestLog.objects.order_by("id")
+    assert before <= stored.occurred_at <= expected.occurred_at  # the field default ran
+    ignore = {"id", "occurred_at"}
+    assert {k: v for k, v in model_to_dict(stored).items() if k not in ignore} == {
+        k: v for k, v in model_to_dict(via_orm).items() if k not in ignore
+    }
+    assert (stored.processed_at, stored.event_count, stored.scim_type) == (None, 0, "")
+
+
+def test_scim_request_log_record_is_one_insert(scim_organization, django_assert_num_queries):
+    with django_assert_num_queries(1):
+        scim_request_log_record(
+            organization=scim_organization, method="GET", path="/api/scim/v2/Users", status_code=200
+        )
+    assert ScimRequestLog.objects.get().organization == scim_organization

@@ -12,9 +12,18 @@ would have produced. Use them only where a profile shows the ORM's compile step 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import uuid
+from collections.abc import Callable, Sequence
 
 from django.db import connections, models, router
+
+
+def _same(value):
+    return value
+
+
+def _hex(value):
+    return value.hex
 
 
 def _quote(connection, name: str) -> str:
@@ -92,3 +101,63 @@ class RowInsert:
         with connection.cursor() as cursor:
             cursor.execute(self._sql_for(connection), params)
         return obj
+
+
+class QueryTemplate:
+    """A queryset compiled to SQL once and run again with other values.
+
+    ``build(*stand_ins)`` returns a queryset of plain ``model`` rows (no ``select_related``,
+    ``only`` or annotations). It is compiled once per database vendor with stand-in
+    values, one per entry of ``kinds`` ("int", "text" or "uuid"); each must reach the SQL
+    parameters exactly once, unchanged (a plain comparison), which compiling checks.
+    ``run(*values)`` executes that SQL with the real values in their places and returns
+    instances converted as the ORM converts them.
+    """
+
+    _STAND_INS = {
+        "int": lambda i: -7_000_000_000 - i,
+        "text": lambda i: f"\x00hotsql stand-in {i}\x00",
+        "uuid": lambda i: uuid.UUID(int=(0x5EED << 112) + i),
+    }
+    # How a stand-in may look once the field prepared it (a UUID is text on SQLite).
+    _PREPARED_FORMS = {"int": (_same,), "text": (_same,), "uuid": (_same, _hex, str)}
+
+    def __init__(self, model: type[models.Model], build: Callable[..., models.QuerySet], kinds: Sequence[str]):
+        self.model = model
+        self.build = build
+        self.kinds = tuple(kinds)
+        self.loader = JoinedRow((model, model._meta.db_table))
+        self._compiled: dict[str, tuple[str, list]] = {}
+
+    def _compile(self, connection) -> tuple[str, list]:
+        compiled = self._compiled.get(connection.vendor)
+        if compiled is not None:
+            return compiled
+        stand_ins = [self._STAND_INS[kind](i) for i, kind in enumerate(self.kinds)]
+        queryset = self.build(*stand_ins)
+        compiler = queryset.query.get_compiler(connection=connection)
+        sql, params = compiler.as_sql()
+        selected = [column.target for column, _, _ in compiler.select]
+        if queryset.model is not self.model or selected != list(self.model._meta.concrete_fields):
+            raise ValueError(f"QueryTemplate needs plain {self.model.__name__} rows: {queryset.query}")
+        slots = []  # per parameter: (index of the value, how it is prepared), or (None, the constant)
+        for param in params:
+            found = [
+                (index, prepare)
+                for index, (kind, stand_in) in enumerate(zip(self.kinds, stand_ins, strict=True))
+                for prepare in self._PREPARED_FORMS[kind]
+                if param == prepare(stand_in)
+            ]
+            slots.append(found[0] if found else (None, param))
+        if sorted(index for index, _ in slots if index is not None) != list(range(len(stand_ins))):
+            raise ValueError(f"Each value must reach the SQL once, unchanged: {queryset.query}")
+        compiled = self._compiled[connection.vendor] = (sql, slots)
+        return compiled
+
+    def run(self, *values) -> list[models.Model]:
+        connection = connections[router.db_for_read(self.model)]
+        sql, slots = self._compile(connection)
+        params = [prepare if index is None else prepare(values[index]) for index, prepare in slots]
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            return [self.loader.load(row, connection)[0] for row in cursor.fetchall()]

@@ -118,8 +118,8 @@ class ScimUserAdapter(SCIMUser):
         if name is not None and "formatted" not in name and (user.given_name or user.family_name):
             name["formatted"] = user.full_name
         body["groups"] = [
-            {"value": str(m.group_id), "display": m.group.name, "$ref": f"{self.context.base_url}/Groups/{m.group_id}"}
-            for m in getattr(user, "scim_group_memberships", None) or []
+            {"value": str(group_id), "display": name, "$ref": f"{self.context.base_url}/Groups/{group_id}"}
+            for group_id, name in getattr(user, "scim_groups", None) or []
         ]
         if ENTERPRISE in rep:
             enterprise = dict(rep[ENTERPRISE])

@@ -289,13 +289,55 @@ class StrictTranspiler(Transpiler):
         if kind == DATETIME:
             return Q(**{f"{field.orm}__{_RANGE_OPS.get(op, 'exact')}": _as_datetime(value, attr_path)})
         text = value if isinstance(value, str) else str(value).lower() if isinstance(value, bool) else str(value)
+        if kind in EQUALITY_KINDS and op in {"eq", "ne"}:
+            return equals(field, compared_text(field, text))
         if kind == LOWERCASE:
             return Q(**{f"{field.orm}__{_TEXT_LOOKUPS[op]}": text.lower()})
-        if kind == CI_INDEXED and op in {"eq", "ne"}:
-            return Q(Exact(Lower(field.orm), text.lower()))
         if kind == EXACT_TEXT:
             return Q(**{f"{field.orm}__{_TEXT_LOOKUPS[op]}": text})
         return Q(**{f"{field.orm}__{_CI_LOOKUPS[op]}": text})
+
+
+# Text attributes whose `eq` is one indexed comparison (the look-ups IdPs send before writes).
+EQUALITY_KINDS = {LOWERCASE, CI_INDEXED, EXACT_TEXT}
+
+
+def compared_text(field: Field, text: str) -> str:
+    """The value as the column compares it: lower-cased unless the attribute is caseExact."""
+    return text if field.kind == EXACT_TEXT else text.lower()
+
+
+def equals(field: Field, compared: str) -> Q:
+    """``field eq value`` for an already ``compared_text`` value, written so the index serves it."""
+    if field.kind == CI_INDEXED:
+        return Q(Exact(Lower(field.orm), compared))
+    return Q(**{field.orm: compared})
+
+
+@dataclass(frozen=True)
+class Equality:
+    """A filter that is exactly one ``attribute eq "text"`` on an indexed text attribute."""
+
+    field: Field
+    value: str  # as the column compares it
+
+    def q(self) -> Q:
+        return equals(self.field, self.value)
+
+
+def _equality(expression: str, transpiler: StrictTranspiler) -> Equality | None:
+    tree = parse(expression)
+    node = tree.expr if isinstance(tree, scim_ast.Filter) and not tree.negated and tree.namespace is None else None
+    if not isinstance(node, scim_ast.AttrExpr) or node.value.lower() != "eq":
+        return None
+    attr_path = node.attr_path
+    if isinstance(attr_path.attr_name, scim_ast.Filter):
+        return None
+    field = transpiler._field(attr_path.attr_name, attr_path.sub_attr, attr_path.uri)
+    value = transpiler._comp_value(node)
+    if field.kind not in EQUALITY_KINDS or not isinstance(value, str):
+        return None
+    return Equality(field, compared_text(field, value))
 
 
 _RANGE_OPS = {"eq": "exact", "ne": "exact", "gt": "gt", "ge": "gte", "lt": "lt", "le": "lte"}
@@ -338,11 +380,28 @@ def _as_datetime(value, attr_path) -> datetime:
     return parsed if parsed.tzinfo else make_aware(parsed)
 
 
+def _user_transpiler() -> StrictTranspiler:
+    return StrictTranspiler(USER_ATTRS, core_urn=USER_URN, extension_attrs=USER_ENTERPRISE_ATTRS)
+
+
+def _group_transpiler() -> StrictTranspiler:
+    return StrictTranspiler(GROUP_ATTRS, core_urn=GROUP_URN)
+
+
 def user_filter(expression: str) -> Q:
-    return StrictTranspiler(USER_ATTRS, core_urn=USER_URN, extension_attrs=USER_ENTERPRISE_ATTRS).transpile(
-        parse(expression)
-    )
+    return _user_transpiler().transpile(parse(expression))
 
 
 def group_filter(expression: str) -> Q:
-    return StrictTranspiler(GROUP_ATTRS, core_urn=GROUP_URN).transpile(parse(expression))
+    return _group_transpiler().transpile(parse(expression))
+
+
+def user_equality(expression: str) -> Equality | None:
+    """The filter as one indexed equality (``userName eq "x"``, ``externalId eq "x"``), or
+    None when it is anything else; ``user_filter`` translates every filter the same way."""
+    return _equality(expression, _user_transpiler())
+
+
+def group_equality(expression: str) -> Equality | None:
+    """As ``user_equality``, for groups (``displayName eq "x"``, ``externalId eq "x"``)."""
+    return _equality(expression, _group_transpiler())

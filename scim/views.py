@@ -12,12 +12,13 @@ import json
 import logging
 import time
 import uuid
+from collections.abc import Callable
 from contextlib import nullcontext
 from datetime import timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F, Prefetch
+from django.db.models import F
 from django.http import HttpResponse
 from django_scim.exceptions import SCIMException
 from rest_framework import exceptions as drf_exceptions
@@ -26,8 +27,9 @@ from rest_framework.renderers import BaseRenderer
 from rest_framework.views import APIView
 
 from admincenter import errors as domain
+from admincenter.hotsql import QueryTemplate
 from admincenter.idp import idp_from_user_agent
-from admincenter.models import GroupKind, GroupMembership, Outcome
+from admincenter.models import Group, GroupKind, GroupMembership, Outcome
 from admincenter.services import scim as scim_services
 from admincenter.services.audit import Actor, audit_record
 from scim import discovery
@@ -36,7 +38,7 @@ from scim.attributes import AttributeSelection
 from scim.authentication import ScimBearerAuthentication, ScimTokenRequired
 from scim.constants import DEFAULT_COUNT, LIST_RESPONSE_URN, MAX_BODY_BYTES, MAX_COUNT, SCIM_CONTENT_TYPE
 from scim.errors import ScimError, from_domain_error, from_scim_exception
-from scim.filters import group_filter, user_filter
+from scim.filters import Equality, equals, group_equality, group_filter, user_equality, user_filter
 from scim.ratelimit import rate_limit_exceeded
 
 logger = logging.getLogger("scim")
@@ -241,20 +243,58 @@ def page_bounds(params) -> tuple[int, int]:
     return start, count
 
 
-def page_of(queryset, *, start: int, count: int, filtered: bool) -> tuple[list, int]:
-    """One page in stable order (created, id) and the total. The COUNT query is skipped
-    when the page itself shows the total: a short page that starts at or before the end
-    (the usual `userName eq` lookup returns 0 or 1 rows with no COUNT).
+def _page_order(filtered: bool) -> tuple:
+    """Stable order (created, id). A filtered page sorts by ``created_at + 0 seconds``: the
+    same order, but PostgreSQL can no longer walk the (organization, created, id) index
+    looking for the match. During an IdP's initial push the table grows faster than its
+    statistics, and the planner then prefers that walk (a scan of every user per lookup)
+    to the unique email index."""
+    return (F("created_at") + timedelta(0) if filtered else F("created_at"), "id")
 
-    A filtered page sorts by ``created_at + 0 seconds``: the same order, but PostgreSQL can
-    no longer walk the (organization, created, id) index looking for the match. During an
-    IdP's initial push the table grows faster than its statistics, and the planner then
-    prefers that walk (a scan of every user per lookup) to the unique email index."""
-    created = F("created_at") + timedelta(0) if filtered else F("created_at")
-    page = list(queryset.order_by(created, "id")[start - 1 : start - 1 + count]) if count else []
+
+def _known_total(page: list, *, start: int, count: int) -> int | None:
+    """The total when the page itself shows it: a short page that starts at or before the
+    end (the usual `userName eq` lookup returns 0 or 1 rows), else None."""
     if (page and len(page) < count) or (not page and start == 1 and count):
-        return page, start - 1 + len(page)
-    return page, queryset.count()
+        return start - 1 + len(page)
+    return None
+
+
+def page_of(queryset, *, start: int, count: int, filtered: bool) -> tuple[list, int]:
+    """One page in stable order and the total; COUNT runs only when the page cannot tell."""
+    page = list(queryset.order_by(*_page_order(filtered))[start - 1 : start - 1 + count]) if count else []
+    total = _known_total(page, start=start, count=count)
+    return page, queryset.count() if total is None else total
+
+
+# Look-ups IdPs send before every write (`userName eq "x"`) run SQL compiled once per
+# shape; compiling the ORM query each time cost more CPU than running it.
+_EQUALITY_PAGES: dict[tuple, QueryTemplate] = {}
+_EQUALITY_PAGE_SHAPES = 256  # start/count vary little; this only bounds a pathological client
+
+
+def equality_page(scoped: Callable, organization, equality: Equality, *, start: int, count: int) -> tuple[list, int]:
+    """``page_of`` for a one-equality filter: the same rows, in the same order.
+    ``scoped(organization)`` is the organization's queryset (scim_users, scim_groups)."""
+    if not count:
+        return page_of(scoped(organization).filter(equality.q()), start=start, count=count, filtered=True)
+    key = (scoped, equality.field, start, count)
+    template = _EQUALITY_PAGES.get(key)
+    if template is None:
+        if len(_EQUALITY_PAGES) >= _EQUALITY_PAGE_SHAPES:
+            _EQUALITY_PAGES.clear()
+        template = _EQUALITY_PAGES[key] = QueryTemplate(
+            scoped(organization).model,
+            lambda organization_id, value: (
+                scoped(organization_id)
+                .filter(equals(equality.field, value))
+                .order_by(*_page_order(True))[start - 1 : start - 1 + count]
+            ),
+            kinds=("int", "text"),
+        )
+    page = template.run(organization.pk, equality.value)
+    total = _known_total(page, start=start, count=count)
+    return page, scoped(organization).filter(equality.q()).count() if total is None else total
 
 
 def list_response(resources: list[dict], *, total: int, start: int) -> HttpResponse:
@@ -272,30 +312,53 @@ def list_response(resources: list[dict], *, total: int, start: int) -> HttpRespo
 # --- Users --------------------------------------------------------------------
 
 
-def _users_with_groups(queryset):
-    """The user's SCIM groups for the read-only ``groups`` attribute, in one query per page,
-    in membership order (as ``members`` lists a group's users) so reads are repeatable."""
-    memberships = (
-        GroupMembership.objects.filter(group__kind=GroupKind.SCIM)
-        .select_related("group")
-        .only("group_id", "user_id", "group__id", "group__name")
-        .order_by("added_at", "id")
-    )
-    return queryset.prefetch_related(Prefetch("group_memberships", memberships, to_attr="scim_group_memberships"))
+_ONE_USERS_GROUPS = QueryTemplate(
+    Group,
+    lambda user_id: Group.objects.filter(kind=GroupKind.SCIM, memberships__user_id=user_id).order_by(
+        "memberships__added_at", "memberships__id"
+    ),
+    kinds=("uuid",),
+)
+
+
+def attach_scim_groups(users: list) -> None:
+    """Set ``user.scim_groups`` ([(group id, name)]) for the read-only ``groups`` attribute,
+    in membership order (as ``members`` lists a group's users) so reads are repeatable.
+    One query per page; the single user of a look-up or a write uses precompiled SQL."""
+    if len(users) == 1:
+        users[0].scim_groups = [(group.pk, group.name) for group in _ONE_USERS_GROUPS.run(users[0].pk)]
+        return
+    by_user: dict = {user.pk: [] for user in users}
+    if users:
+        rows = (
+            GroupMembership.objects.filter(user_id__in=list(by_user), group__kind=GroupKind.SCIM)
+            .order_by("added_at", "id")
+            .values_list("user_id", "group_id", "group__name")
+        )
+        for user_id, group_id, name in rows:
+            by_user[user_id].append((group_id, name))
+    for user in users:
+        user.scim_groups = by_user[user.pk]
 
 
 class UsersView(ScimView):
     def get(self, request):
         context = self.context()
         selection = self.selection()
-        users = scim_services.scim_users(context.organization)
         expression = request.query_params.get("filter")
-        if expression:
-            users = users.filter(user_filter(expression))
         start, count = page_bounds(request.query_params)
+        equality = user_equality(expression) if expression else None
+        if equality is not None:
+            page, total = equality_page(
+                scim_services.scim_users, context.organization, equality, start=start, count=count
+            )
+        else:
+            users = scim_services.scim_users(context.organization)
+            if expression:
+                users = users.filter(user_filter(expression))
+            page, total = page_of(users, start=start, count=count, filtered=bool(expression))
         if selection.wants("groups"):
-            users = _users_with_groups(users)
-        page, total = page_of(users, start=start, count=count, filtered=bool(expression))
+            attach_scim_groups(page)
         resources = [selection.apply(ScimUserAdapter(u, request, context).to_dict()) for u in page]
         return list_response(resources, total=total, start=start)
 
@@ -304,7 +367,7 @@ class UsersView(ScimView):
         adapter = ScimUserAdapter(None, request, context)
         adapter.from_dict(self.read_json())
         adapter.save()
-        adapter.obj.scim_group_memberships = []  # a new user is in no SCIM group yet
+        adapter.obj.scim_groups = []  # a new user is in no SCIM group yet
         body = self.selection().apply(adapter.to_dict())
         return scim_response(body, status=201, headers={"Location": adapter.location})
 
@@ -343,11 +406,9 @@ class UserView(ResourceView):
     def _render(self, adapter: ScimUserAdapter) -> HttpResponse:
         selection = self.selection()
         if adapter.deleted:
-            adapter.obj.scim_group_memberships = []
+            adapter.obj.scim_groups = []
         elif selection.wants("groups"):
-            adapter.obj = _users_with_groups(
-                scim_services.scim_users(adapter.context.organization).filter(pk=adapter.obj.pk)
-            ).get()
+            attach_scim_groups([adapter.obj])
         return scim_response(selection.apply(adapter.to_dict()))
 
 
@@ -371,12 +432,18 @@ class GroupsView(ScimView):
     def get(self, request):
         context = self.context()
         selection = self.selection()
-        groups = scim_services.scim_groups(context.organization)
         expression = request.query_params.get("filter")
-        if expression:
-            groups = groups.filter(group_filter(expression))
         start, count = page_bounds(request.query_params)
-        page, total = page_of(groups, start=start, count=count, filtered=bool(expression))
+        equality = group_equality(expression) if expression else None
+        if equality is not None:
+            page, total = equality_page(
+                scim_services.scim_groups, context.organization, equality, start=start, count=count
+            )
+        else:
+            groups = scim_services.scim_groups(context.organization)
+            if expression:
+                groups = groups.filter(group_filter(expression))
+            page, total = page_of(groups, start=start, count=count, filtered=bool(expression))
         members = _members_by_group([g.pk for g in page]) if page and selection.wants("members") else {}
         resources = [
             selection.apply(ScimGroupAdapter(g, request, context).to_dict(members=members.get(g.pk))) for g in page

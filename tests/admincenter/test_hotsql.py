@@ -12,6 +12,7 @@ from admincenter.hotsql import JoinedRow, RowInsert
 from admincenter.models import Organization, ScimRequestLog, ScimToken, User
 from admincenter.services.scim import scim_request_log_record
 from admincenter.services.tokens import scim_token_lookup
+from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -91,3 +92,38 @@ def test_scim_request_log_record_is_one_insert(scim_organization, django_assert_
             organization=scim_organization, method="GET", path="/api/scim/v2/Users", status_code=200
         )
     assert ScimRequestLog.objects.get().organization == scim_organization
+
+
+def test_query_template_runs_its_sql_again_with_new_values(scim_organization, django_assert_num_queries):
+    from admincenter.hotsql import QueryTemplate
+
+    alice = UserFactory(organization=scim_organization, email="alice@acme.test")
+    UserFactory(organization=scim_organization, email="bob@acme.test")
+    by_email = QueryTemplate(
+        User, lambda org_id, email: User.objects.filter(home_organization=org_id, email=email), kinds=("int", "text")
+    )
+    with django_assert_num_queries(1):
+        (found,) = by_email.run(scim_organization.pk, "alice@acme.test")
+    assert all_values(found) == all_values(User.objects.get(pk=alice.pk))
+    assert by_email.run(scim_organization.pk, "carol@acme.test") == []
+    assert by_email.run(scim_organization.pk + 1, "alice@acme.test") == []
+
+    by_id = QueryTemplate(User, lambda pk: User.objects.filter(pk=pk), kinds=("uuid",))
+    assert [u.pk for u in by_id.run(alice.pk)] == [alice.pk]
+
+
+@pytest.mark.parametrize(
+    "build",
+    [
+        lambda email: User.objects.filter(email__icontains=email),  # the value is wrapped in %...%
+        lambda email: User.objects.filter(email=email).only("email"),  # not every column
+        lambda email: User.objects.filter(email=email).select_related("home_organization"),
+        lambda email: User.objects.filter(email=email, given_name=email),  # the value twice
+        lambda email: User.objects.all(),  # the value never reaches the SQL
+    ],
+)
+def test_query_template_refuses_queries_it_cannot_replay(build):
+    from admincenter.hotsql import QueryTemplate
+
+    with pytest.raises(ValueError, match=r"QueryTemplate needs|reach the SQL once"):
+        QueryTemplate(User, build, kinds=("text",)).run("x@acme.test")

@@ -399,3 +399,87 @@ def test_group_filter_no_match_is_an_empty_200(scim, teams):
 )
 def test_unsupported_group_filters_are_400(scim, teams, expression, detail):
     assert_error(scim.get("/Groups", params={"filter": expression}), 400, "invalidFilter", detail)
+
+
+# --- one-equality look-ups run precompiled SQL (scim/views.py equality_page) --------
+
+
+@pytest.mark.parametrize(
+    "expression",
+    [
+        'userName eq "alice@acme.test"',
+        'UserName EQ "ALICE@acme.TEST"',
+        "userName eq alice@acme.test",
+        f'{USER_URN}:userName eq "alice@acme.test"',
+        'emails.value eq "Bob@Acme.test"',
+        'externalId eq "jyoung"',
+        'externalId eq "JYOUNG"',
+        'externalId eq "Jyoung"',
+        'userName eq "nobody@acme.test"',
+    ],
+)
+@pytest.mark.parametrize(("start", "count"), [(1, 100), (1, 1), (2, 1), (5, 10), (1, 0)])
+def test_equality_lookups_return_what_the_general_filter_returns(people, scim_organization, expression, start, count):
+    from admincenter.services.scim import scim_users
+    from scim.filters import user_equality, user_filter
+    from scim.views import equality_page, page_of
+
+    equality = user_equality(expression)
+    assert equality is not None
+    fast, fast_total = equality_page(scim_users, scim_organization, equality, start=start, count=count)
+    general, total = page_of(
+        scim_users(scim_organization).filter(user_filter(expression)), start=start, count=count, filtered=True
+    )
+    assert [u.pk for u in fast] == [u.pk for u in general]
+    assert fast_total == total
+    assert [{f.attname: getattr(u, f.attname) for f in User._meta.concrete_fields} for u in fast] == [
+        {f.attname: getattr(u, f.attname) for f in User._meta.concrete_fields} for u in general
+    ]
+
+
+def test_equality_lookup_with_more_matches_than_the_page_counts_them(people, scim_organization):
+    from admincenter.services.scim import scim_users
+    from scim.filters import user_equality
+    from scim.views import equality_page
+
+    User.objects.filter(pk=people["bob"].pk).update(external_id="jyoung")
+    page, total = equality_page(
+        scim_users, scim_organization, user_equality('externalId eq "jyoung"'), start=1, count=1
+    )
+    assert (len(page), total) == (1, 2)
+    assert page[0].pk == people["alice"].pk  # created first (2023)
+
+
+@pytest.mark.parametrize(
+    "expression",
+    [
+        'userName ne "alice@acme.test"',
+        'userName co "alice"',
+        'not (userName eq "alice@acme.test")',
+        'userName eq "a@acme.test" or userName eq "b@acme.test"',
+        'emails[type eq "work"].value eq "alice@acme.test"',
+        'id eq "6c1a44e5-0000-4000-8000-000000000000"',
+        "active eq true",
+        "userName eq null",
+        'title eq "Engineer"',
+    ],
+)
+def test_other_filters_take_the_general_path(expression):
+    from scim.filters import user_equality
+
+    assert user_equality(expression) is None
+
+
+def test_equality_on_an_unknown_attribute_is_still_invalid_filter(scim):
+    assert_error(scim.get("/Users", params={"filter": 'nickName eq "x"'}), 400, "invalidFilter")
+    assert_error(scim.get("/Groups", params={"filter": 'name eq "x"'}), 400, "invalidFilter")
+
+
+def test_group_display_name_lookup_is_case_insensitive_and_scoped(scim, scim_organization, other_organization):
+    GroupFactory(organization=scim_organization, name="Sales Team", kind=GroupKind.SCIM)
+    GroupFactory(organization=other_organization, name="Sales Team", kind=GroupKind.SCIM)
+    GroupFactory(organization=scim_organization, name="Marketing", kind=GroupKind.CUSTOM)
+    body = assert_scim(scim.get("/Groups", params={"filter": 'displayName eq "sales TEAM"'}), 200)
+    assert (body["totalResults"], [g["displayName"] for g in body["Resources"]]) == (1, ["Sales Team"])
+    body = assert_scim(scim.get("/Groups", params={"filter": 'displayName eq "Marketing"'}), 200)
+    assert body["totalResults"] == 0

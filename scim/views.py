@@ -32,6 +32,7 @@ from admincenter.idp import idp_from_user_agent
 from admincenter.models import Group, GroupKind, GroupMembership, Outcome
 from admincenter.services import scim as scim_services
 from admincenter.services.audit import Actor, audit_record
+from admincenter.services.transactions import all_or_nothing
 from scim import discovery
 from scim.adapters import Context, ScimGroupAdapter, ScimUserAdapter
 from scim.attributes import AttributeSelection
@@ -79,8 +80,9 @@ class ScimView(APIView):
         started = time.monotonic()
         self.request_id = (request.headers.get("X-Request-Id") or uuid.uuid4().hex)[:64]
         # Reads change nothing, so they skip the transaction (two round trips); their only
-        # write, the request-log row, commits on its own.
-        scope = transaction.atomic() if request.method not in SAFE_METHODS else nullcontext()
+        # write, the request-log row, commits on its own. A write commits or rolls back
+        # whole, so the services' nested blocks inside it need no savepoints.
+        scope = all_or_nothing() if request.method not in SAFE_METHODS else nullcontext()
         try:
             with scope:
                 response = super().dispatch(request, *args, **kwargs)

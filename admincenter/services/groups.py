@@ -11,7 +11,7 @@ import uuid
 from collections.abc import Iterable
 
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError
 from django.db.models import Q
 from django.utils import timezone
 
@@ -31,6 +31,7 @@ from admincenter.models import (
 )
 from admincenter.services.audit import Actor, audit_record
 from admincenter.services.organizations import ADMIN_CENTER_PRODUCT
+from admincenter.services.transactions import atomic
 
 RESERVED_GROUP_NAMES = ("Everyone", "Admin Center Administrators", "Administrators")
 SCIM_GROUP_NAME_PREFIX = "Opti_SCIM_"
@@ -104,7 +105,7 @@ def _validate_custom_name(organization: Organization, name: str, exclude: Group 
 def save_group_name(group: Group) -> None:
     """Save a new or renamed group; a concurrent same-name insert surfaces as Conflict."""
     try:
-        with transaction.atomic():
+        with atomic():
             group.save()
     except IntegrityError:
         raise Conflict(f"A group named '{group.name}' already exists.", field="name") from None
@@ -120,7 +121,7 @@ def group_get(*, organization: Organization, group_id, for_update: bool = False)
         raise NotFound("No such group in this organization.") from None
 
 
-@transaction.atomic
+@atomic
 def group_create(*, organization: Organization, name: str, actor: Actor) -> Group:
     name = _validate_custom_name(organization, name)
     group = Group(organization=organization, name=name, kind=GroupKind.CUSTOM)
@@ -147,7 +148,7 @@ def _ensure_custom(group: Group, action: str) -> None:
         raise Forbidden(f"'{group.name}' is a {group.get_kind_display().lower()} group and cannot be {action}d.")
 
 
-@transaction.atomic
+@atomic
 def group_rename(*, organization: Organization, group: Group, name: str, actor: Actor) -> Group:
     group = group_get(organization=organization, group_id=group.pk, for_update=True)
     _ensure_custom(group, "rename")
@@ -171,7 +172,7 @@ def group_rename(*, organization: Organization, group: Group, name: str, actor: 
     return group
 
 
-@transaction.atomic
+@atomic
 def group_delete(*, organization: Organization, group: Group, actor: Actor) -> None:
     group = group_get(organization=organization, group_id=group.pk, for_update=True)
     _ensure_custom(group, "delete")
@@ -225,7 +226,7 @@ def organization_users(*, organization: Organization, user_ids: Iterable) -> lis
     return users
 
 
-@transaction.atomic
+@atomic
 def group_members_add(*, organization: Organization, group: Group, user_ids: Iterable, actor: Actor) -> int:
     group = group_get(organization=organization, group_id=group.pk, for_update=True)
     _ensure_admin_member_editable(group)
@@ -259,7 +260,7 @@ def group_members_add(*, organization: Organization, group: Group, user_ids: Ite
     return len(new_users)
 
 
-@transaction.atomic
+@atomic
 def group_members_remove(*, organization: Organization, group: Group, user_ids: Iterable, actor: Actor) -> int:
     group = group_get(organization=organization, group_id=group.pk, for_update=True)
     _ensure_admin_member_editable(group)
@@ -289,7 +290,7 @@ def group_members_remove(*, organization: Organization, group: Group, user_ids: 
     return removed
 
 
-@transaction.atomic
+@atomic
 def group_grant_add(
     *,
     organization: Organization,
@@ -330,7 +331,7 @@ def group_grant_add(
             field="roles",
         )
     try:
-        with transaction.atomic():
+        with atomic():
             grants = GroupGrant.objects.bulk_create(
                 [
                     GroupGrant(
@@ -363,7 +364,7 @@ def group_grant_add(
     return grants
 
 
-@transaction.atomic
+@atomic
 def group_grant_remove(*, organization: Organization, grant: GroupGrant, actor: Actor) -> None:
     try:
         grant = GroupGrant.objects.select_related("group", "product_instance__product", "role").get(

@@ -11,7 +11,6 @@ import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
@@ -37,6 +36,7 @@ from admincenter.services.groups import (
     normalize_group_name,
     save_group_name,
 )
+from admincenter.services.transactions import atomic
 from admincenter.services.users import (
     apply_active,
     delete_audited,
@@ -117,7 +117,7 @@ def _check_manager(organization: Organization, manager_id, user: User | None) ->
         raise InvalidValue(f"manager {manager_id} is not a user of this organization.")
 
 
-@transaction.atomic
+@atomic
 def scim_user_create(*, organization: Organization, connection: SsoConnection, values: dict, actor: Actor) -> User:
     """POST /Users: a SCIM-managed user with source scim, in *Everyone*, with no access.
     ``active=false`` creates the user deactivated (O7)."""
@@ -144,7 +144,7 @@ class UserWriteResult:
     deleted: bool = False  # on_scim_deactivate = delete removed the user (D2)
 
 
-@transaction.atomic
+@atomic
 def scim_user_update(
     *, organization: Organization, connection: SsoConnection, user: User, values: dict, actor: Actor
 ) -> UserWriteResult:
@@ -188,7 +188,7 @@ def scim_user_update(
     return UserWriteResult(user)
 
 
-@transaction.atomic
+@atomic
 def scim_user_delete(*, organization: Organization, connection: SsoConnection, user: User, actor: Actor) -> None:
     """DELETE /Users/{id} deprovisions (D3): the user and their memberships go, the email
     becomes free, the audit trail stays."""
@@ -286,7 +286,7 @@ class MemberOp:
     ids: Sequence[str] = ()
 
 
-@transaction.atomic
+@atomic
 def scim_group_create(
     *,
     organization: Organization,
@@ -323,7 +323,7 @@ def scim_group_create(
     return group
 
 
-@transaction.atomic
+@atomic
 def scim_group_update(
     *,
     organization: Organization,
@@ -424,7 +424,7 @@ def _write_members(organization: Organization, group: Group, *, add: list[User],
         Group.objects.filter(pk=group.pk).update(updated_at=group.updated_at)
 
 
-@transaction.atomic
+@atomic
 def scim_group_delete(*, organization: Organization, group: Group, actor: Actor) -> None:
     """DELETE /Groups/{id}: the group, its memberships and its grants go (§3.2)."""
     delete_group_audited(organization=organization, group=group, actor=actor)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError
 from django.db.models import Q
 from django.utils import timezone
 
@@ -30,6 +30,7 @@ from admincenter.models import (
 )
 from admincenter.services.audit import Actor, audit_record, changed_fields
 from admincenter.services.organizations import add_to_everyone
+from admincenter.services.transactions import atomic
 
 # User fields an admin may edit on a local user.
 ADMIN_EDITABLE_FIELDS = ("email", "given_name", "family_name")
@@ -72,7 +73,7 @@ def save_new_user(*, organization: Organization, user: User, actor: Actor, audit
     here, so every new user joins *Everyone* and is audited as ``user.create``. A taken
     email, also one lost to a concurrent creation, is Conflict from the unique index."""
     try:
-        with transaction.atomic():
+        with atomic():
             user.save(force_insert=True)
     except IntegrityError:
         raise Conflict(f"The email address {user.email} is already in use.", field="email") from None
@@ -89,7 +90,7 @@ def save_new_user(*, organization: Organization, user: User, actor: Actor, audit
     return user
 
 
-@transaction.atomic
+@atomic
 def user_create(
     *,
     organization: Organization,
@@ -147,7 +148,7 @@ def home_user(*, organization: Organization, user_id, for_update: bool = False) 
         raise NotFound("No such user in this organization.") from None
 
 
-@transaction.atomic
+@atomic
 def user_update(*, organization: Organization, user: User, actor: Actor, **changes) -> User:
     """An admin edits a local user's profile (email, names). SCIM-managed users are locked."""
     user = home_user(organization=organization, user_id=user.pk, for_update=True)
@@ -169,7 +170,7 @@ def user_update(*, organization: Organization, user: User, actor: Actor, **chang
         return user
     user.updated_at = timezone.now()
     try:
-        with transaction.atomic():
+        with atomic():
             user.save()
     except IntegrityError:
         raise Conflict(f"The email address {user.email} is already in use.", field="email") from None
@@ -186,7 +187,7 @@ def user_update(*, organization: Organization, user: User, actor: Actor, **chang
     return user
 
 
-@transaction.atomic
+@atomic
 def user_set_active(*, organization: Organization, user: User, active: bool, actor: Actor) -> User:
     """An admin deactivates or reactivates a local user (reversible)."""
     user = home_user(organization=organization, user_id=user.pk, for_update=True)
@@ -219,7 +220,7 @@ def apply_active(*, organization: Organization, user: User, active: bool, actor:
     )
 
 
-@transaction.atomic
+@atomic
 def user_delete(*, organization: Organization, user: User, actor: Actor) -> None:
     """An admin deletes a local user. SCIM-managed users are offboarded in the IdP."""
     user = home_user(organization=organization, user_id=user.pk, for_update=True)
@@ -281,7 +282,7 @@ def _ensure_not_last_admin(organization: Organization, leaving_user_ids) -> None
         )
 
 
-@transaction.atomic
+@atomic
 def collaborator_add(*, organization: Organization, email: str, actor: Actor) -> OrgMembership:
     """Admit a user whose home is another organization (domain.md §2.5)."""
     email = normalize_email(email)
@@ -317,7 +318,7 @@ def collaborator_add(*, organization: Organization, email: str, actor: Actor) ->
     return membership
 
 
-@transaction.atomic
+@atomic
 def collaborator_remove(*, organization: Organization, user: User, actor: Actor) -> None:
     """Removing a collaborator also removes their group memberships in this organization."""
     deleted, _ = OrgMembership.objects.filter(organization=organization, user=user).delete()
@@ -376,7 +377,7 @@ def _belongs_to(user: User, organization: Organization) -> bool:
     )
 
 
-@transaction.atomic
+@atomic
 def _jit_provision(organization, email, given_name, family_name, group_claims, actor: Actor) -> User:
     # The IdP's names are cut to fit rather than refusing the sign-in.
     given_name = (given_name or "").strip()[:NAME_MAX_LENGTH]

@@ -199,3 +199,44 @@ def _assert_index_scan(queryset, index_name: str) -> None:
     assert "Index" in plan, plan
     if index_name:
         assert index_name in plan, plan
+
+
+def _statements(client, method: str, path: str, body=None) -> list[str]:
+    with CaptureQueriesContext(connection) as captured:
+        kwargs = {} if body is None else {"data": json.dumps(body), "content_type": "application/scim+json"}
+        response = getattr(client, method)(path, **kwargs)
+    assert response.status_code < 300, response.content
+    return [" ".join(q["sql"].split()[:3]) for q in captured]
+
+
+def test_a_user_create_is_one_statement_per_row_it_writes(client, scim_organization):
+    client.get(f"{BASE}/ServiceProviderConfig")  # the token's throttled last_used_at write happens once
+    statements = _statements(client, "post", f"{BASE}/Users", {"userName": "new@acme.test"})
+    # The request's own transaction is a savepoint here only because the test runs in one.
+    assert [s.split()[0] for s in statements] == [
+        "SAVEPOINT",  # the request's transaction
+        "SELECT",  # the token
+        "INSERT",  # the user
+        "INSERT",  # its membership of Everyone
+        "INSERT",  # user.create
+        "INSERT",  # the request-log row
+        "RELEASE",
+    ]
+
+
+def test_writes_set_no_savepoint_inside_the_request_transaction(client, scim_organization, scim_managed_user):
+    client.get(f"{BASE}/ServiceProviderConfig")
+    path = f"{BASE}/Users/{scim_managed_user.pk}"
+    patch = {"schemas": [PATCH], "Operations": [{"op": "replace", "path": "title", "value": "Boss"}]}
+    for method, body in [("patch", patch), ("put", {"userName": scim_managed_user.email}), ("delete", None)]:
+        statements = _statements(client, method, path, body)
+        assert sum(s.startswith("SAVEPOINT") for s in statements) == 1, (method, statements)
+
+
+def test_a_failed_write_still_leaves_nothing_behind(client, scim_organization):
+    users_before = User.objects.count()
+    group = {"displayName": "Opti_SCIM_X", "members": [{"value": str(uuid.uuid4())}]}
+    response = client.post(f"{BASE}/Groups", data=json.dumps(group), content_type="application/scim+json")
+    assert response.status_code == 400
+    assert not Group.objects.filter(name="Opti_SCIM_X").exists()
+    assert User.objects.count() == users_before

@@ -3,7 +3,7 @@
 import json
 
 import pytest
-from django.db import transaction
+from django.db import connection, transaction
 
 from admincenter import services
 from admincenter.errors import Conflict, Forbidden, InvalidValue, NotFound
@@ -327,6 +327,44 @@ def test_user_delete_removes_the_user_and_keeps_the_audit_trail(organization, ma
     assert AuditEvent.objects.filter(target_id=str(pk)).count() == 1
     # The email is free again.
     services.user_create(organization=organization, email="manual@acme.test", actor=admin)
+
+
+def test_deleting_a_person_covers_every_relation_of_user():
+    """users._delete_user_row names what a deletion touches; a new relation to User must
+    be added there (or to the operator-only list), or deletions would break on it."""
+    from admincenter.services import users
+
+    relations = {
+        (f.related_model._meta.label, f.field.name)
+        for f in User._meta.get_fields(include_hidden=True)
+        if f.is_relation and f.auto_created and not f.concrete and not f.many_to_many
+    }
+    handled = {(m._meta.label, "user") for m in users._DELETED_WITH_THE_USER}
+    handled |= {(m._meta.label, field) for m, field in users._UNLINKED_FROM_THE_USER}
+    handled |= {(label, "user") for label in users.OPERATOR_ONLY_RELATIONS}
+    assert relations == handled
+
+
+def test_user_delete_removes_memberships_everywhere_and_unlinks_what_points_to_them(
+    organization, other_organization, manual_user, custom_group, admin
+):
+    from admincenter.models import AuditExport, OrgMembership
+
+    services.group_members_add(organization=organization, group=custom_group, user_ids=[manual_user.pk], actor=admin)
+    OrgMembership.objects.create(user=manual_user, organization=other_organization)
+    report = User.objects.create(email="report@acme.test", home_organization=organization, manager=manual_user)
+    export = AuditExport.objects.create(organization=organization, requested_by=manual_user)
+    pk = manual_user.pk
+
+    services.user_delete(organization=organization, user=manual_user, actor=admin)
+    connection.check_constraints()  # the foreign keys PostgreSQL would check at commit
+
+    assert not User.objects.filter(pk=pk).exists()
+    assert not GroupMembership.objects.filter(user_id=pk).exists()
+    assert not OrgMembership.objects.filter(user_id=pk).exists()
+    report.refresh_from_db()
+    export.refresh_from_db()
+    assert (report.manager_id, export.requested_by_id) == (None, None)
 
 
 # --- collaborators -------------------------------------------------------------------

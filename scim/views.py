@@ -299,6 +299,21 @@ def equality_page(scoped: Callable, organization, equality: Equality, *, start: 
     return page, scoped(organization).filter(equality.q()).count() if total is None else total
 
 
+def filtered_page(
+    scoped: Callable, organization, expression: str | None, translators: tuple, *, start: int, count: int
+) -> tuple[list, int]:
+    """A page of ``scoped(organization)`` matching the SCIM filter ``expression`` (all
+    when None). ``translators`` is (one-equality recogniser, general Q translator)."""
+    equality_of, filter_of = translators
+    equality = equality_of(expression) if expression else None
+    if equality is not None:
+        return equality_page(scoped, organization, equality, start=start, count=count)
+    queryset = scoped(organization)
+    if expression:
+        queryset = queryset.filter(filter_of(expression))
+    return page_of(queryset, start=start, count=count, filtered=bool(expression))
+
+
 def list_response(resources: list[dict], *, total: int, start: int) -> HttpResponse:
     return scim_response(
         {
@@ -347,18 +362,15 @@ class UsersView(ScimView):
     def get(self, request):
         context = self.context()
         selection = self.selection()
-        expression = request.query_params.get("filter")
         start, count = page_bounds(request.query_params)
-        equality = user_equality(expression) if expression else None
-        if equality is not None:
-            page, total = equality_page(
-                scim_services.scim_users, context.organization, equality, start=start, count=count
-            )
-        else:
-            users = scim_services.scim_users(context.organization)
-            if expression:
-                users = users.filter(user_filter(expression))
-            page, total = page_of(users, start=start, count=count, filtered=bool(expression))
+        page, total = filtered_page(
+            scim_services.scim_users,
+            context.organization,
+            request.query_params.get("filter"),
+            (user_equality, user_filter),
+            start=start,
+            count=count,
+        )
         if selection.wants("groups"):
             attach_scim_groups(page)
         resources = [selection.apply(ScimUserAdapter(u, request, context).to_dict()) for u in page]
@@ -434,18 +446,15 @@ class GroupsView(ScimView):
     def get(self, request):
         context = self.context()
         selection = self.selection()
-        expression = request.query_params.get("filter")
         start, count = page_bounds(request.query_params)
-        equality = group_equality(expression) if expression else None
-        if equality is not None:
-            page, total = equality_page(
-                scim_services.scim_groups, context.organization, equality, start=start, count=count
-            )
-        else:
-            groups = scim_services.scim_groups(context.organization)
-            if expression:
-                groups = groups.filter(group_filter(expression))
-            page, total = page_of(groups, start=start, count=count, filtered=bool(expression))
+        page, total = filtered_page(
+            scim_services.scim_groups,
+            context.organization,
+            request.query_params.get("filter"),
+            (group_equality, group_filter),
+            start=start,
+            count=count,
+        )
         members = _members_by_group([g.pk for g in page]) if page and selection.wants("members") else {}
         resources = [
             selection.apply(ScimGroupAdapter(g, request, context).to_dict(members=members.get(g.pk))) for g in page

@@ -74,14 +74,16 @@ class JoinedRow:
 
 class RowInsert:
     """``Model.objects.create()`` without the per-call compile: one INSERT of every
-    concrete field but the auto primary key, built once per vendor. Defaults,
+    concrete field but a database-generated primary key, built once per vendor. Defaults,
     ``auto_now`` and database preparation come from the fields themselves (``pre_save``,
-    ``get_db_prep_save``), as in the ORM's insert compiler. Signals are not sent and the
-    new primary key is not read back: meant for append-only rows like request logs."""
+    ``get_db_prep_save``), as in the ORM's insert compiler. Signals are not sent (the
+    project has no receivers) and a database-generated key (AutoField) is not read back:
+    such rows (request logs, audit events, memberships) come back without ``pk``. A
+    constraint violation raises ``django.db.IntegrityError`` as ``save()`` would."""
 
     def __init__(self, model: type[models.Model]) -> None:
         self.model = model
-        self.fields = [f for f in model._meta.concrete_fields if not f.primary_key]
+        self.fields = [f for f in model._meta.concrete_fields if not (f.primary_key and f.db_returning)]
         self._sql: dict[str, str] = {}
 
     def _sql_for(self, connection) -> str:
@@ -95,11 +97,17 @@ class RowInsert:
         return sql
 
     def insert(self, **values) -> models.Model:
-        obj = self.model(**values)
+        return self.insert_instance(self.model(**values))
+
+    def insert_instance(self, obj: models.Model) -> models.Model:
+        """Insert a new, unsaved instance; afterwards it is a saved row (a later ``save()``
+        updates it), as after ``save(force_insert=True)``."""
         connection = connections[router.db_for_write(self.model)]
         params = [f.get_db_prep_save(f.pre_save(obj, add=True), connection) for f in self.fields]
         with connection.cursor() as cursor:
             cursor.execute(self._sql_for(connection), params)
+        obj._state.adding = False
+        obj._state.db = connection.alias
         return obj
 
 

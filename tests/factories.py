@@ -8,7 +8,7 @@ from django.utils import timezone
 from admincenter import services
 from admincenter.models import Group, GroupKind, GroupMembership, MembershipOwner, Organization, User, UserSource
 from admincenter.services import Actor
-from admincenter.services.organizations import add_to_everyone
+from admincenter.services.organizations import add_new_user_to_everyone
 
 OPERATOR = Actor.operator("tests")
 
@@ -54,7 +54,7 @@ class UserFactory(factory.Factory):
         if not user.is_active:
             user.deactivated_at = timezone.now()
         user.save(force_insert=True)
-        add_to_everyone(organization, [user], OPERATOR)
+        add_new_user_to_everyone(organization, user, OPERATOR)
         return user
 
 

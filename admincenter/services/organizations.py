@@ -10,6 +10,7 @@ from django.db.models import Q
 from django.utils.text import slugify
 
 from admincenter.errors import Conflict, InvalidValue, NotFound
+from admincenter.hotsql import RowInsert
 from admincenter.models import (
     Group,
     GroupGrant,
@@ -220,21 +221,17 @@ def _everyone_id(organization: Organization):
     return group_id
 
 
-def add_to_everyone(organization: Organization, users: list[User], actor: Actor) -> None:
-    """Every home user is in *Everyone*; the row is owned by the system."""
-    everyone_id = _everyone_id(organization)
-    GroupMembership.objects.bulk_create(
-        [
-            GroupMembership(
-                group_id=everyone_id,
-                user=u,
-                managed_by=MembershipOwner.SYSTEM,
-                added_by=actor.display,
-            )
-            for u in users
-        ],
-        ignore_conflicts=True,
+_MEMBERSHIP_INSERT = RowInsert(GroupMembership)
+
+
+def add_new_user_to_everyone(organization: Organization, user: User, actor: Actor) -> None:
+    """Every home user is in *Everyone*; the row is owned by the system. For a user
+    inserted in this transaction (no row can exist yet): one precompiled INSERT, as SCIM
+    creates people by the thousand."""
+    membership = GroupMembership(
+        group_id=_everyone_id(organization), user=user, managed_by=MembershipOwner.SYSTEM, added_by=actor.display
     )
+    _MEMBERSHIP_INSERT.insert_instance(membership)
 
 
 def _check_length(model, field: str, value: str) -> None:

@@ -14,6 +14,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from admincenter.errors import Conflict, Forbidden, InvalidValue, NotFound
+from admincenter.hotsql import RowInsert
 from admincenter.models import (
     AuditExport,
     Group,
@@ -30,7 +31,7 @@ from admincenter.models import (
     UserSource,
 )
 from admincenter.services.audit import Actor, audit_record, changed_fields
-from admincenter.services.organizations import add_to_everyone
+from admincenter.services.organizations import add_new_user_to_everyone
 from admincenter.services.transactions import atomic
 
 # User fields an admin may edit on a local user.
@@ -69,16 +70,19 @@ def ensure_email_free(email: str, *, exclude: User | None = None, field: str = "
         raise Conflict(f"The email address {email} is already in use.", field=field)
 
 
+_USER_INSERT = RowInsert(User)  # SCIM creates people by the thousand: compiled once
+
+
 def save_new_user(*, organization: Organization, user: User, actor: Actor, audit_after: dict) -> User:
     """Insert a new home user of ``organization``: every path (manual, JIT, SCIM) ends
     here, so every new user joins *Everyone* and is audited as ``user.create``. A taken
     email, also one lost to a concurrent creation, is Conflict from the unique index."""
     try:
         with atomic():
-            user.save(force_insert=True)
+            _USER_INSERT.insert_instance(user)
     except IntegrityError:
         raise Conflict(f"The email address {user.email} is already in use.", field="email") from None
-    add_to_everyone(organization, [user], actor)
+    add_new_user_to_everyone(organization, user, actor)
     audit_record(
         organization=organization,
         actor=actor,

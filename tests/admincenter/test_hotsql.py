@@ -127,3 +127,23 @@ def test_query_template_refuses_queries_it_cannot_replay(build):
 
     with pytest.raises(ValueError, match=r"QueryTemplate needs|reach the SQL once"):
         QueryTemplate(User, build, kinds=("text",)).run("x@acme.test")
+
+
+def test_row_insert_of_an_instance_leaves_a_saved_row(scim_organization, django_assert_num_queries):
+    user = User(email="new@acme.test", home_organization=scim_organization, given_name="Ada")
+    with django_assert_num_queries(1):
+        RowInsert(User).insert_instance(user)
+    stored = User.objects.get(pk=user.pk)  # the Python-side UUID key was written, not generated
+    assert all_values(stored) == all_values(user)
+    user.given_name = "Grace"
+    with django_assert_num_queries(1):
+        user.save()  # an UPDATE, not a second INSERT
+    assert User.objects.get(pk=user.pk).given_name == "Grace"
+
+
+def test_row_insert_reports_a_duplicate_as_integrity_error(scim_organization):
+    from django.db import IntegrityError, transaction
+
+    RowInsert(User).insert(email="dup@acme.test", home_organization=scim_organization)
+    with pytest.raises(IntegrityError), transaction.atomic():
+        RowInsert(User).insert(email="dup@acme.test", home_organization=scim_organization)

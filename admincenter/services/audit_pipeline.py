@@ -23,6 +23,7 @@ The boundary: no HTTP here, and no Celery either except the lazy import in ``enq
 from __future__ import annotations
 
 import csv
+import functools
 import json
 import logging
 import os
@@ -60,6 +61,8 @@ BATCH_SIZE = 1000
 TASK_TIME_BUDGET_SECONDS = 50.0
 # Commits of one process within this window share one published processing task.
 ENQUEUE_COALESCE_SECONDS = 0.5
+# All processes share one publish per this window (whole seconds: a Redis key's expiry).
+ENQUEUE_DEPLOYMENT_WINDOW_SECONDS = 1
 # After a failed publish, enqueueing is skipped for this long (the sweep covers the gap).
 ENQUEUE_BACKOFF_SECONDS = 30.0
 # Extra ``apply_async`` options (tests route to a private queue through this).
@@ -94,10 +97,17 @@ class _Coalescer:
     trip. A commit inside the window marks work as pending, and a daemon thread publishes
     once at the end of the window, so every committed row is enqueued within the window.
     Eager mode (no broker) processes at once, as before.
+
+    ``claim`` widens the window to the whole deployment: a process publishes only if it
+    claims the shared window, else it keeps its work pending and tries again at its
+    trailing edge (after its own commit, so no row is left behind). Four gunicorn workers
+    otherwise publish eight tasks a second, each draining a handful of rows at a batch's
+    fixed cost (0.8 ms of worker CPU per row in batches of 10, 0.06 ms in batches of 500).
     """
 
-    def __init__(self, publish) -> None:
+    def __init__(self, publish, claim=lambda: True) -> None:
         self.publish = publish
+        self.claim = claim
         self.lock = threading.Lock()
         self.last_publish = float("-inf")
         self.pending = False
@@ -113,12 +123,22 @@ class _Coalescer:
             if publish_now:
                 self.last_publish = now
             else:
-                self.pending = True
-                if self.thread is None or not self.thread.is_alive():
-                    self.thread = threading.Thread(target=self._trailing, name="audit-enqueue", daemon=True)
-                    self.thread.start()
+                self._defer()
         if publish_now:
+            self._publish_if_claimed()
+
+    def _defer(self) -> None:  # with self.lock held
+        self.pending = True
+        if self.thread is None or not self.thread.is_alive():
+            self.thread = threading.Thread(target=self._trailing, name="audit-enqueue", daemon=True)
+            self.thread.start()
+
+    def _publish_if_claimed(self) -> None:
+        if self.claim():
             self.publish()
+            return
+        with self.lock:
+            self._defer()
 
     def _trailing(self) -> None:
         while True:
@@ -129,10 +149,33 @@ class _Coalescer:
                     return
                 self.pending = False
                 self.last_publish = time.monotonic()
-            self.publish()
+            self._publish_if_claimed()
 
 
-coalescer = _Coalescer(publish=lambda: enqueue_processing())
+@functools.cache
+def _window_client():
+    """One thread-safe Redis client per process (the trailing thread comes and goes)."""
+    import redis
+
+    return redis.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=1, socket_timeout=1)
+
+
+def _claim_deployment_window() -> bool:
+    """True for the first process to ask in each ``ENQUEUE_DEPLOYMENT_WINDOW_SECONDS``
+    (SET NX EX in Redis). Without Redis, or if it cannot answer, publish: the broker path
+    has its own failure handling."""
+    if not settings.REDIS_URL:
+        return True
+    from redis.exceptions import RedisError
+
+    try:
+        return bool(_window_client().set(_WINDOW_KEY, 1, nx=True, ex=ENQUEUE_DEPLOYMENT_WINDOW_SECONDS))
+    except RedisError:
+        return True
+
+
+_WINDOW_KEY = "optiid:audit:enqueue-window"
+coalescer = _Coalescer(publish=lambda: enqueue_processing(), claim=_claim_deployment_window)
 
 
 def _eager() -> bool:

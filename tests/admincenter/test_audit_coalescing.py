@@ -58,3 +58,82 @@ def test_the_commit_hook_goes_through_the_process_coalescer(monkeypatch):
     monkeypatch.setattr(audit_pipeline, "_eager", lambda: True)
     audit_pipeline._enqueue_processing_hook()
     assert calls == [1]
+
+
+def test_processes_sharing_the_deployment_window_publish_once_and_leave_no_commit_behind(monkeypatch):
+    """Two gunicorn workers: while one holds the shared window the other keeps its commit
+    pending and publishes at its trailing edge, after the window has passed."""
+    calls = []
+    lock = threading.Lock()
+    window = {"until": 0.0}
+
+    def claim():  # what SET NX EX does in Redis, with a 0.3 s window
+        with lock:
+            now = time.monotonic()
+            if now < window["until"]:
+                return False
+            window["until"] = now + 0.3
+            return True
+
+    def publisher(name):
+        def record():
+            with lock:
+                calls.append((name, time.monotonic()))
+
+        return record
+
+    monkeypatch.setattr(audit_pipeline, "ENQUEUE_COALESCE_SECONDS", 0.2)
+    monkeypatch.setattr(audit_pipeline, "_eager", lambda: False)
+    first = audit_pipeline._Coalescer(publish=publisher("first"), claim=claim)
+    second = audit_pipeline._Coalescer(publish=publisher("second"), claim=claim)
+
+    started = time.monotonic()
+    first.request()
+    second.request()  # inside first's window: deferred, not dropped
+    assert [name for name, _ in calls] == ["first"]
+    time.sleep(0.9)
+    assert [name for name, _ in calls] == ["first", "second"]
+    assert calls[1][1] - started >= 0.3  # after the shared window
+    time.sleep(0.5)
+    assert len(calls) == 2  # nothing left pending
+
+
+def test_the_deployment_window_is_a_redis_key_and_redis_trouble_means_publish(monkeypatch, settings):
+    from redis.exceptions import ConnectionError as RedisConnectionError
+
+    class FakeRedis:
+        def __init__(self):
+            self.keys = {}
+
+        def set(self, key, value, nx, ex):
+            assert (nx, ex) == (True, audit_pipeline.ENQUEUE_DEPLOYMENT_WINDOW_SECONDS)
+            if key in self.keys:
+                return None
+            self.keys[key] = value
+            return True
+
+    settings.REDIS_URL = "redis://cache.invalid:6379/0"
+    fake = FakeRedis()
+    monkeypatch.setattr(audit_pipeline, "_window_client", lambda: fake)
+    assert audit_pipeline._claim_deployment_window() is True
+    assert audit_pipeline._claim_deployment_window() is False  # another process holds it
+
+    class DownRedis:
+        def set(self, *args, **kwargs):
+            raise RedisConnectionError("connection refused")
+
+    monkeypatch.setattr(audit_pipeline, "_window_client", lambda: DownRedis())
+    assert audit_pipeline._claim_deployment_window() is True
+    settings.REDIS_URL = ""
+    assert audit_pipeline._claim_deployment_window() is True
+
+
+@pytest.mark.redis
+def test_the_deployment_window_on_real_redis_admits_one_process_per_second():
+    client = audit_pipeline._window_client()
+    client.delete(audit_pipeline._WINDOW_KEY)
+    assert audit_pipeline._claim_deployment_window() is True
+    assert audit_pipeline._claim_deployment_window() is False
+    ttl = client.pttl(audit_pipeline._WINDOW_KEY)
+    assert 0 < ttl <= audit_pipeline.ENQUEUE_DEPLOYMENT_WINDOW_SECONDS * 1000
+    client.delete(audit_pipeline._WINDOW_KEY)

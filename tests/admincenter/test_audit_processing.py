@@ -262,8 +262,10 @@ def _closed_port_url() -> str:
 
 @pytest.mark.django_db(transaction=True)
 def test_with_the_broker_down_changes_succeed_fast_and_stay_pending(catalogue_kept, caplog, monkeypatch):
-    # Every commit tries to publish (no coalescing), so the breaker is what keeps them fast.
+    # Every commit tries to publish (no coalescing, in this process or across processes),
+    # so the breaker is what keeps them fast.
     monkeypatch.setattr(audit_pipeline, "ENQUEUE_COALESCE_SECONDS", 0)
+    monkeypatch.setattr(audit_pipeline.coalescer, "claim", lambda: True)
     org = services.organization_create(name="Initech", slug="initech", actor=OPERATOR)
     timings = []
     with broker(_closed_port_url()), caplog.at_level(logging.WARNING, logger="admincenter.services.audit_pipeline"):

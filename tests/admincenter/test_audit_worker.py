@@ -169,8 +169,10 @@ def test_scim_requests_are_processed_by_a_real_worker(catalogue_kept, scim_organ
 def test_with_the_broker_down_scim_keeps_its_speed_and_the_sweep_catches_up(
     catalogue_kept, scim_organization, scim_token, private_redis, workers, queue, caplog, monkeypatch
 ):
-    # Every request tries to publish (no coalescing): the breaker is what keeps them fast.
+    # Every request tries to publish (no coalescing, in this process or across processes):
+    # the breaker is what keeps them fast.
     monkeypatch.setattr(audit_pipeline, "ENQUEUE_COALESCE_SECONDS", 0)
+    monkeypatch.setattr(audit_pipeline.coalescer, "claim", lambda: True)
     private_redis.start()
     [worker] = workers(private_redis.url, queue)
     scim = Scim(scim_token)

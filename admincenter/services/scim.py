@@ -15,7 +15,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from admincenter.errors import InvalidValue, NotFound
-from admincenter.hotsql import RowInsert
+from admincenter.hotsql import QueryTemplate, RowInsert
 from admincenter.models import (
     Group,
     GroupKind,
@@ -71,17 +71,33 @@ def scim_groups(organization: Organization) -> QuerySet[Group]:
     return Group.objects.filter(organization=organization, kind=GroupKind.SCIM)
 
 
-def _get(queryset: QuerySet, pk, *, what: str, for_update: bool = False):
+def _by_id(scoped, *, for_update: bool) -> QueryTemplate:
+    """``scoped(organization).get(pk=...)``, optionally ``FOR UPDATE``, compiled once:
+    every SCIM GET, PUT, PATCH and DELETE by id starts with it."""
+
+    def build(organization_id, pk):
+        queryset = scoped(organization_id).filter(pk=pk).order_by()
+        return queryset.select_for_update() if for_update else queryset
+
+    return QueryTemplate(scoped(None).model, build, kinds=("int", "uuid"))
+
+
+_BY_ID = {
+    (scoped, for_update): _by_id(scoped, for_update=for_update)
+    for scoped in (scim_users, scim_groups)
+    for for_update in (False, True)
+}
+
+
+def _get(scoped, organization: Organization, pk, *, what: str, for_update: bool = False):
     try:
         key = uuid.UUID(str(pk))
     except ValueError:
         raise NotFound(f"{what} {pk} not found.") from None
-    if for_update:
-        queryset = queryset.select_for_update()
-    try:
-        return queryset.get(pk=key)
-    except queryset.model.DoesNotExist:
-        raise NotFound(f"{what} {pk} not found.") from None
+    found = _BY_ID[scoped, for_update].run(organization.pk, key)
+    if not found:
+        raise NotFound(f"{what} {pk} not found.")
+    return found[0]
 
 
 # The write services below take the resource as read by ``scim_user_get`` /
@@ -91,11 +107,11 @@ def _get(queryset: QuerySet, pk, *, what: str, for_update: bool = False):
 
 
 def scim_user_get(*, organization: Organization, user_id, for_update: bool = False) -> User:
-    return _get(scim_users(organization), user_id, what="User", for_update=for_update)
+    return _get(scim_users, organization, user_id, what="User", for_update=for_update)
 
 
 def scim_group_get(*, organization: Organization, group_id, for_update: bool = False) -> Group:
-    return _get(scim_groups(organization), group_id, what="Group", for_update=for_update)
+    return _get(scim_groups, organization, group_id, what="Group", for_update=for_update)
 
 
 def _audit_values(values: dict) -> dict:

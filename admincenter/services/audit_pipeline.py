@@ -5,8 +5,9 @@ each in the request's transaction). Everything else happens here, called by the 
 tasks in ``admincenter.tasks`` or by ``manage.py audit``:
 
 - ``schedule_audit_processing`` registers one ``on_commit`` hook per transaction that enqueues
-  ``process_audit_backlog``. Enqueueing never fails a request: a broker error opens a circuit
-  breaker (logged once) and the rows wait for the beat sweep.
+  ``process_audit_backlog``, coalesced per process and across the deployment (``_Coalescer``).
+  Enqueueing never fails a request: a broker error opens a circuit breaker (logged once) and
+  the rows wait for the beat sweep.
 - ``process_backlog`` claims pending rows in batches (``SELECT ... FOR UPDATE SKIP LOCKED`` on
   PostgreSQL, so several workers never share a row), writes summaries, the IdP name and the
   request ↔ event correlation, and adds the batch to the hourly roll-ups in the same

@@ -8,24 +8,21 @@ trip (INCR and EXPIRE pipelined). Without it, the local-memory cache counts per 
 
 from __future__ import annotations
 
-from functools import lru_cache
 from time import time as now_seconds
 
 import redis
 from django.conf import settings
 from django.core.cache import cache
 
+from admincenter.shared_redis import shared_redis
+
 WINDOW_SECONDS = 60
 
 
-@lru_cache(maxsize=1)
-def _redis(url: str) -> redis.Redis:
-    return redis.Redis.from_url(url, socket_connect_timeout=1, socket_timeout=1)
-
-
 def _count(key: str) -> int:
-    if settings.REDIS_URL:
-        pipe = _redis(settings.REDIS_URL).pipeline(transaction=False)
+    client = shared_redis()
+    if client is not None:
+        pipe = client.pipeline(transaction=False)
         pipe.incr(key)
         pipe.expire(key, WINDOW_SECONDS + 30)
         return int(pipe.execute()[0])

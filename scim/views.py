@@ -15,6 +15,7 @@ import uuid
 from collections.abc import Callable
 from contextlib import nullcontext
 from datetime import timedelta
+from functools import lru_cache
 
 from django.conf import settings
 from django.db import transaction
@@ -39,7 +40,7 @@ from scim.attributes import AttributeSelection
 from scim.authentication import ScimBearerAuthentication, ScimTokenRequired
 from scim.constants import DEFAULT_COUNT, LIST_RESPONSE_URN, MAX_BODY_BYTES, MAX_COUNT, SCIM_CONTENT_TYPE
 from scim.errors import ScimError, from_domain_error, from_scim_exception
-from scim.filters import Equality, equals, group_equality, group_filter, user_equality, user_filter
+from scim.filters import Equality, Field, equals, group_equality, group_filter, user_equality, user_filter
 from scim.ratelimit import rate_limit_exceeded
 
 logger = logging.getLogger("scim")
@@ -270,9 +271,19 @@ def page_of(queryset, *, start: int, count: int, filtered: bool) -> tuple[list, 
 
 
 # Look-ups IdPs send before every write (`userName eq "x"`) run SQL compiled once per
-# shape; compiling the ORM query each time cost more CPU than running it.
-_EQUALITY_PAGES: dict[tuple, QueryTemplate] = {}
-_EQUALITY_PAGE_SHAPES = 256  # start/count vary little; this only bounds a pathological client
+# shape; compiling the ORM query each time cost more CPU than running it. start/count vary
+# little; the bound only protects against a pathological client.
+@lru_cache(maxsize=256)
+def _equality_template(scoped: Callable, field: Field, start: int, count: int) -> QueryTemplate:
+    return QueryTemplate(
+        scoped(None).model,
+        lambda organization_id, value: (
+            scoped(organization_id)
+            .filter(equals(field, value))
+            .order_by(*_page_order(True))[start - 1 : start - 1 + count]
+        ),
+        kinds=("int", "text"),
+    )
 
 
 def equality_page(scoped: Callable, organization, equality: Equality, *, start: int, count: int) -> tuple[list, int]:
@@ -280,21 +291,7 @@ def equality_page(scoped: Callable, organization, equality: Equality, *, start: 
     ``scoped(organization)`` is the organization's queryset (scim_users, scim_groups)."""
     if not count:
         return page_of(scoped(organization).filter(equality.q()), start=start, count=count, filtered=True)
-    key = (scoped, equality.field, start, count)
-    template = _EQUALITY_PAGES.get(key)
-    if template is None:
-        if len(_EQUALITY_PAGES) >= _EQUALITY_PAGE_SHAPES:
-            _EQUALITY_PAGES.clear()
-        template = _EQUALITY_PAGES[key] = QueryTemplate(
-            scoped(organization).model,
-            lambda organization_id, value: (
-                scoped(organization_id)
-                .filter(equals(equality.field, value))
-                .order_by(*_page_order(True))[start - 1 : start - 1 + count]
-            ),
-            kinds=("int", "text"),
-        )
-    page = template.run(organization.pk, equality.value)
+    page = _equality_template(scoped, equality.field, start, count).run(organization.pk, equality.value)
     total = _known_total(page, start=start, count=count)
     return page, scoped(organization).filter(equality.q()).count() if total is None else total
 

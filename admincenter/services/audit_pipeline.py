@@ -24,7 +24,6 @@ The boundary: no HTTP here, and no Celery either except the lazy import in ``enq
 from __future__ import annotations
 
 import csv
-import functools
 import json
 import logging
 import os
@@ -41,6 +40,7 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
+from redis.exceptions import RedisError
 
 from admincenter.idp import KNOWN_IDPS, idp_from_user_agent
 from admincenter.models import (
@@ -53,6 +53,7 @@ from admincenter.models import (
     Outcome,
     ScimRequestLog,
 )
+from admincenter.shared_redis import shared_redis
 
 logger = logging.getLogger(__name__)
 
@@ -153,24 +154,15 @@ class _Coalescer:
             self._publish_if_claimed()
 
 
-@functools.cache
-def _window_client():
-    """One thread-safe Redis client per process (the trailing thread comes and goes)."""
-    import redis
-
-    return redis.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=1, socket_timeout=1)
-
-
 def _claim_deployment_window() -> bool:
     """True for the first process to ask in each ``ENQUEUE_DEPLOYMENT_WINDOW_SECONDS``
     (SET NX EX in Redis). Without Redis, or if it cannot answer, publish: the broker path
     has its own failure handling."""
-    if not settings.REDIS_URL:
+    client = shared_redis()
+    if client is None:
         return True
-    from redis.exceptions import RedisError
-
     try:
-        return bool(_window_client().set(_WINDOW_KEY, 1, nx=True, ex=ENQUEUE_DEPLOYMENT_WINDOW_SECONDS))
+        return bool(client.set(_WINDOW_KEY, 1, nx=True, ex=ENQUEUE_DEPLOYMENT_WINDOW_SECONDS))
     except RedisError:
         return True
 

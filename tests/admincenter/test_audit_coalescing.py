@@ -7,6 +7,7 @@ import time
 import pytest
 
 from admincenter.services import audit_pipeline
+from admincenter.shared_redis import shared_redis
 
 
 @pytest.fixture
@@ -98,7 +99,7 @@ def test_processes_sharing_the_deployment_window_publish_once_and_leave_no_commi
     assert len(calls) == 2  # nothing left pending
 
 
-def test_the_deployment_window_is_a_redis_key_and_redis_trouble_means_publish(monkeypatch, settings):
+def test_the_deployment_window_is_a_redis_key_and_redis_trouble_means_publish(monkeypatch):
     from redis.exceptions import ConnectionError as RedisConnectionError
 
     class FakeRedis:
@@ -112,9 +113,8 @@ def test_the_deployment_window_is_a_redis_key_and_redis_trouble_means_publish(mo
             self.keys[key] = value
             return True
 
-    settings.REDIS_URL = "redis://cache.invalid:6379/0"
     fake = FakeRedis()
-    monkeypatch.setattr(audit_pipeline, "_window_client", lambda: fake)
+    monkeypatch.setattr(audit_pipeline, "shared_redis", lambda: fake)
     assert audit_pipeline._claim_deployment_window() is True
     assert audit_pipeline._claim_deployment_window() is False  # another process holds it
 
@@ -122,15 +122,15 @@ def test_the_deployment_window_is_a_redis_key_and_redis_trouble_means_publish(mo
         def set(self, *args, **kwargs):
             raise RedisConnectionError("connection refused")
 
-    monkeypatch.setattr(audit_pipeline, "_window_client", lambda: DownRedis())
+    monkeypatch.setattr(audit_pipeline, "shared_redis", lambda: DownRedis())
     assert audit_pipeline._claim_deployment_window() is True
-    settings.REDIS_URL = ""
+    monkeypatch.setattr(audit_pipeline, "shared_redis", lambda: None)  # no REDIS_URL
     assert audit_pipeline._claim_deployment_window() is True
 
 
 @pytest.mark.redis
 def test_the_deployment_window_on_real_redis_admits_one_process_per_second():
-    client = audit_pipeline._window_client()
+    client = shared_redis()
     client.delete(audit_pipeline._WINDOW_KEY)
     assert audit_pipeline._claim_deployment_window() is True
     assert audit_pipeline._claim_deployment_window() is False

@@ -172,14 +172,6 @@ class ScimUserAdapter(SCIMUser):
         )
         self.obj, self.deleted = result.user, result.deleted
 
-    def delete(self) -> None:
-        scim_services.scim_user_delete(
-            organization=self.context.organization,
-            connection=self.context.connection,
-            user=self.obj,
-            actor=self.context.actor,
-        )
-
 
 def _entry_out(element: dict) -> dict:
     """Multi-valued elements always carry ``type`` and a boolean ``primary`` (§5.5)."""

@@ -414,6 +414,14 @@ class UserView(ResourceView):
         user = scim_services.scim_user_get(organization=context.organization, user_id=pk, for_update=for_update)
         return ScimUserAdapter(user, self.request, context)
 
+    def delete(self, request, pk):
+        # By id, without reading the user first: deprovisioning comes by the thousand.
+        context = self.context()
+        scim_services.scim_user_delete(
+            organization=context.organization, connection=context.connection, user_id=pk, actor=context.actor
+        )
+        return scim_response(None, status=204)
+
     def _render(self, adapter: ScimUserAdapter) -> HttpResponse:
         selection = self.selection()
         if adapter.deleted:

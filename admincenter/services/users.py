@@ -14,7 +14,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from admincenter.errors import Conflict, Forbidden, InvalidValue, NotFound
-from admincenter.hotsql import RowInsert
+from admincenter.hotsql import JoinedRow, RowInsert
 from admincenter.models import (
     AuditExport,
     Group,
@@ -239,12 +239,16 @@ def delete_audited(*, organization: Organization, user: User, actor: Actor, afte
     rules and the transaction. The event keeps the email: the trail outlives the user."""
     pk, email = user.pk, user.email
     _delete_user_row(user)
+    audit_user_deleted(organization=organization, actor=actor, user_id=pk, email=email, after=after)
+
+
+def audit_user_deleted(*, organization: Organization, actor: Actor, user_id, email: str, after: dict | None) -> None:
     audit_record(
         organization=organization,
         actor=actor,
         action="user.delete",
         target_type="user",
-        target_id=pk,
+        target_id=user_id,
         target_label=email,
         before={"email": email},
         after=after,
@@ -260,20 +264,46 @@ _UNLINKED_FROM_THE_USER = ((User, "manager"), (AuditExport, "requested_by"))
 OPERATOR_ONLY_RELATIONS = ("admin.LogEntry", "admincenter.User_groups", "admincenter.User_user_permissions")
 
 
-_DELETION_SQL: dict[str, list[str]] = {}
+_DELETION_SQL: dict[tuple[str, bool], list[str]] = {}
+_PERSON_COLUMNS = JoinedRow((User, "gone"))
 
 
-def _deletion_sql(connection) -> list[str]:
-    """The statements, written once per vendor from the lists above (each takes the
-    user's primary key): as Django's collector would issue them, without its per-call
-    compile and relation walk."""
-    statements = _DELETION_SQL.get(connection.vendor)
-    if statements is None:
-        quote = connection.ops.quote_name
+def _deletion_sql(connection, *, scoped: bool) -> list[str]:
+    """The statements, written once per vendor from the lists above: as Django's collector
+    would issue them, without its per-call compile and relation walk. Each takes the
+    user's primary key (``scoped``: then the organization's, and only a person, not an
+    operator, is deleted).
 
-        def column(model, field):
-            return quote(model._meta.get_field(field).column)
+    On PostgreSQL they are one statement: the user's row is deleted first and returned, the
+    other tables follow in data-modifying CTEs (the foreign keys are checked at commit).
+    Elsewhere they are one statement per relation, the user's row last."""
+    key = (connection.vendor, scoped)
+    statements = _DELETION_SQL.get(key)
+    if statements is not None:
+        return statements
+    quote = connection.ops.quote_name
 
+    def column(model, field):
+        return quote(model._meta.get_field(field).column)
+
+    user_table, user_pk = quote(User._meta.db_table), quote(User._meta.pk.column)
+    where = f"{user_pk} = %s"
+    if scoped:
+        where += f" AND {column(User, 'home_organization')} = %s"
+        where += f" AND NOT {column(User, 'is_staff')} AND NOT {column(User, 'is_superuser')}"
+    if connection.vendor == "postgresql":
+        gone = f"(SELECT {user_pk} FROM gone)"  # noqa: S608 (model metadata)
+        ctes = [f"gone AS (DELETE FROM {user_table} WHERE {where} RETURNING *)"]  # noqa: S608 (model metadata)
+        ctes += [
+            f"d{i} AS (DELETE FROM {quote(m._meta.db_table)} WHERE {column(m, 'user')} IN {gone})"  # noqa: S608
+            for i, m in enumerate(_DELETED_WITH_THE_USER)
+        ]
+        ctes += [
+            f"u{i} AS (UPDATE {quote(m._meta.db_table)} SET {column(m, f)} = NULL WHERE {column(m, f)} IN {gone})"  # noqa: S608
+            for i, (m, f) in enumerate(_UNLINKED_FROM_THE_USER)
+        ]
+        statements = [f"WITH {', '.join(ctes)} SELECT {_PERSON_COLUMNS.columns(connection)} FROM gone"]  # noqa: S608
+    else:
         statements = [
             f"DELETE FROM {quote(m._meta.db_table)} WHERE {column(m, 'user')} = %s"  # noqa: S608 (model metadata)
             for m in _DELETED_WITH_THE_USER
@@ -282,8 +312,8 @@ def _deletion_sql(connection) -> list[str]:
             f"UPDATE {quote(m._meta.db_table)} SET {column(m, f)} = NULL WHERE {column(m, f)} = %s"  # noqa: S608 (model metadata)
             for m, f in _UNLINKED_FROM_THE_USER
         ]
-        statements.append(f"DELETE FROM {quote(User._meta.db_table)} WHERE {quote(User._meta.pk.column)} = %s")  # noqa: S608
-        _DELETION_SQL[connection.vendor] = statements
+        statements.append(f"DELETE FROM {user_table} WHERE {where}")  # noqa: S608
+    _DELETION_SQL[key] = statements
     return statements
 
 
@@ -296,9 +326,31 @@ def _delete_user_row(user: User) -> None:
     connection = connections[router.db_for_write(User)]
     key = User._meta.pk.get_db_prep_value(user.pk, connection)
     with connection.cursor() as cursor:
-        for sql in _deletion_sql(connection):
-            cursor.execute(sql, [key])
+        for sql in _deletion_sql(connection, scoped=False):
+            cursor.execute(sql, [key] * sql.count("%s"))
     user.pk = None  # as Model.delete() leaves it
+
+
+def delete_person(*, organization: Organization, user_id) -> User | None:
+    """Delete a home user of ``organization`` who is not an operator, by id, as
+    ``_delete_user_row`` would, and return the row as it was; None when there is no such
+    user. On PostgreSQL this is the only statement (no read first): IdPs deprovision
+    people by the thousand. Elsewhere it reads the row under lock, then deletes it.
+    The caller owns the rules, the audit event and the transaction."""
+    connection = connections[router.db_for_write(User)]
+    if connection.vendor != "postgresql":
+        user = User.objects.select_for_update().filter(home_organization=organization, pk=user_id).first()
+        if user is None or user.is_staff or user.is_superuser:
+            return None
+        pk = user.pk
+        _delete_user_row(user)
+        user.pk = pk
+        return user
+    (sql,) = _deletion_sql(connection, scoped=True)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [User._meta.pk.get_db_prep_value(user_id, connection), organization.pk])
+        row = cursor.fetchone()
+    return None if row is None else _PERSON_COLUMNS.load(row, connection)[0]
 
 
 def _ensure_not_last_admin_anywhere(organization: Organization, user: User) -> None:

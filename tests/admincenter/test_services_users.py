@@ -367,6 +367,45 @@ def test_user_delete_removes_memberships_everywhere_and_unlinks_what_points_to_t
     assert (report.manager_id, export.requested_by_id) == (None, None)
 
 
+def test_delete_person_deletes_by_id_and_returns_the_row_as_it_was(
+    organization, other_organization, manual_user, custom_group, admin
+):
+    """SCIM's DELETE path: one statement on PostgreSQL, the same effect as user_delete."""
+    from admincenter.models import AuditExport, OrgMembership
+    from admincenter.services import users
+
+    services.group_members_add(organization=organization, group=custom_group, user_ids=[manual_user.pk], actor=admin)
+    OrgMembership.objects.create(user=manual_user, organization=other_organization)
+    report = User.objects.create(email="report@acme.test", home_organization=organization, manager=manual_user)
+    export = AuditExport.objects.create(organization=organization, requested_by=manual_user)
+    before = User.objects.get(pk=manual_user.pk)
+
+    deleted = users.delete_person(organization=organization, user_id=manual_user.pk)
+    connection.check_constraints()
+
+    assert {f.attname: getattr(deleted, f.attname) for f in User._meta.concrete_fields} == {
+        f.attname: getattr(before, f.attname) for f in User._meta.concrete_fields
+    }
+    assert not User.objects.filter(pk=before.pk).exists()
+    assert not GroupMembership.objects.filter(user_id=before.pk).exists()
+    assert not OrgMembership.objects.filter(user_id=before.pk).exists()
+    report.refresh_from_db()
+    export.refresh_from_db()
+    assert (report.manager_id, export.requested_by_id) == (None, None)
+    assert users.delete_person(organization=organization, user_id=before.pk) is None
+
+
+def test_delete_person_leaves_other_organizations_and_operators_alone(organization, other_organization):
+    from admincenter.services import users
+
+    stranger = User.objects.create(email="stranger@globex.test", home_organization=other_organization)
+    operator = User.objects.create(email="ops@acme.test", home_organization=organization, is_staff=True)
+    root = User.objects.create(email="root@acme.test", home_organization=organization, is_superuser=True)
+    for user in (stranger, operator, root):
+        assert users.delete_person(organization=organization, user_id=user.pk) is None
+        assert User.objects.filter(pk=user.pk).exists()
+
+
 # --- collaborators -------------------------------------------------------------------
 
 

@@ -224,6 +224,21 @@ def test_a_user_create_is_one_statement_per_row_it_writes(client, scim_organizat
     ]
 
 
+@pytest.mark.postgres
+def test_deprovisioning_a_person_is_one_statement_on_postgresql(client, scim_managed_user):
+    client.get(f"{BASE}/ServiceProviderConfig")
+    statements = _statements(client, "delete", f"{BASE}/Users/{scim_managed_user.pk}")
+    assert [s.split()[0] for s in statements] == [
+        "SAVEPOINT",  # the request's transaction
+        "SELECT",  # the token
+        "WITH",  # the user, their memberships, links to them: deleted and unlinked in one statement
+        "INSERT",  # user.delete
+        "INSERT",  # the request-log row
+        "RELEASE",
+    ]
+    assert not User.objects.filter(pk=scim_managed_user.pk).exists()
+
+
 def test_writes_set_no_savepoint_inside_the_request_transaction(client, scim_organization, scim_managed_user):
     client.get(f"{BASE}/ServiceProviderConfig")
     path = f"{BASE}/Users/{scim_managed_user.pk}"

@@ -971,6 +971,17 @@ def test_delete_of_a_local_user_adopts_then_deprovisions(scim, local_user):
     assert _actions() == ["user.scim_adopt", "user.delete"]
 
 
+def test_delete_of_an_operator_who_is_a_home_user_goes_through_the_full_deletion(scim, scim_organization):
+    """Operators may have rows Django admin owns (its log, permissions): their deletion is
+    Django's own, not the one-statement path people take."""
+    user = UserFactory(organization=scim_organization, email="ops@acme.test", source=UserSource.SCIM)
+    User.objects.filter(pk=user.pk).update(is_staff=True)
+    assert_scim(scim.delete(f"/Users/{user.pk}"), 204)
+    assert not User.objects.filter(pk=user.pk).exists()
+    assert _actions()[-1] == "user.delete"
+    assert_scim(scim.delete(f"/Users/{user.pk}"), 404)
+
+
 def test_formerly_scim_users_are_adopted_again(scim, scim_organization, sso_connection):
     user = UserFactory(organization=scim_organization, email="former@acme.test", source=UserSource.SCIM)
     User.objects.filter(pk=user.pk).update(scim_released_at=timezone.now())

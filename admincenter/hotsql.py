@@ -15,9 +15,10 @@ produced. Use them only where a profile shows the ORM's compile step matters.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 
-from django.db import connections, models, router
+from django.db import DEFAULT_DB_ALIAS, connections, models, router
 
 
 def _same(value):
@@ -105,12 +106,82 @@ class RowInsert:
         """Insert a new, unsaved instance; afterwards it is a saved row (a later ``save()``
         updates it), as after ``save(force_insert=True)``."""
         connection = connections[router.db_for_write(self.model)]
-        params = [f.get_db_prep_save(f.pre_save(obj, add=True), connection) for f in self.fields]
         with connection.cursor() as cursor:
-            cursor.execute(self._sql_for(connection), params)
+            cursor.execute(self._sql_for(connection), self._params(obj, connection))
+        return self._saved(obj, connection)
+
+    def append(self, **values) -> models.Model:
+        """``insert`` for rows that nothing reads back in the same transaction (audit
+        events, request logs, a new user's *Everyone* membership): inside
+        ``deferred_inserts()`` the row is written
+        together with the other appended rows as the block ends (its values, ``auto_now``
+        times included, are taken now); elsewhere it is inserted at once."""
+        obj = self.model(**values)
+        connection = connections[router.db_for_write(self.model)]
+        pending = getattr(connection, _DEFERRED, None)
+        if pending is None:
+            return self.insert_instance(obj)
+        pending.append((self, self._params(obj, connection)))
+        return self._saved(obj, connection)
+
+    def _params(self, obj: models.Model, connection) -> list:
+        return [f.get_db_prep_save(f.pre_save(obj, add=True), connection) for f in self.fields]
+
+    @staticmethod
+    def _saved(obj: models.Model, connection) -> models.Model:
         obj._state.adding = False
         obj._state.db = connection.alias
         return obj
+
+    def _values_sql(self, connection, rows: int) -> str:
+        """The INSERT of ``rows`` rows at once."""
+        more = ", (" + ", ".join(["%s"] * len(self.fields)) + ")"
+        return self._sql_for(connection) + more * (rows - 1)
+
+
+# Rows appended inside deferred_inserts(), on the connection: [(RowInsert, params), ...].
+_DEFERRED = "optiid_deferred_inserts"
+# Rows per INSERT when flushing (PostgreSQL takes at most 65,535 parameters a statement).
+_FLUSH_ROWS = 500
+
+
+@contextmanager
+def deferred_inserts(using: str = DEFAULT_DB_ALIAS) -> Iterator[None]:
+    """Rows ``RowInsert.append``-ed inside the block are written as it ends without an
+    error, in one statement on PostgreSQL (data-modifying CTEs, one per table) and one
+    multi-row INSERT per table elsewhere; after an error they are dropped, as a rollback
+    would drop them. Enter it inside the transaction whose commit the rows must share.
+    Nested blocks write with the outermost one."""
+    connection = connections[using]
+    if getattr(connection, _DEFERRED, None) is not None:
+        yield
+        return
+    pending: list = []
+    setattr(connection, _DEFERRED, pending)
+    try:
+        yield
+    finally:
+        setattr(connection, _DEFERRED, None)
+    if pending:
+        _write(connection, pending)
+
+
+def _write(connection, pending: list) -> None:
+    tables: dict[RowInsert, list] = {}
+    for insert, params in pending:
+        tables.setdefault(insert, []).append(params)
+    statements = []  # (sql, params) per table and chunk
+    for insert, rows in tables.items():
+        for start in range(0, len(rows), _FLUSH_ROWS):
+            chunk = rows[start : start + _FLUSH_ROWS]
+            statements.append((insert._values_sql(connection, len(chunk)), [v for row in chunk for v in row]))
+    if connection.vendor == "postgresql" and len(statements) > 1:
+        *first, last = statements
+        ctes = ", ".join(f"w{i} AS ({sql})" for i, (sql, _) in enumerate(first))
+        statements = [(f"WITH {ctes} {last[0]}", [v for _, params in statements for v in params])]
+    with connection.cursor() as cursor:
+        for sql, params in statements:
+            cursor.execute(sql, params)
 
 
 class QueryTemplate:

@@ -18,7 +18,6 @@ from datetime import timedelta
 from functools import lru_cache
 
 from django.conf import settings
-from django.db import transaction
 from django.db.models import F
 from django.http import HttpResponse
 from django_scim.exceptions import SCIMException
@@ -202,7 +201,7 @@ class ScimView(APIView):
     def _log_rejection(self, request, response, started) -> None:
         """Rejected requests are logged (and audited when the organization is known) after
         their changes were rolled back."""
-        with transaction.atomic():
+        with all_or_nothing():
             self._log(request, response, started)
             token = getattr(request, "scim_token", None)
             error = getattr(self, "scim_error", None)

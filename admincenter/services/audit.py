@@ -95,8 +95,9 @@ def audit_record(
     status_code: int | None = None,
 ) -> AuditEvent:
     """Append one event in the caller's transaction. The returned row has no primary key
-    (one precompiled INSERT: every change writes one, SCIM pushes by the thousand)."""
-    event = _EVENT_INSERT.insert(
+    (one precompiled INSERT: every change writes one, SCIM pushes by the thousand); in a
+    SCIM write it is written with the request-log row at commit (``deferred_inserts``)."""
+    event = _EVENT_INSERT.append(
         organization=organization,
         actor_type=actor.type,
         actor_id=actor.id[:64],

@@ -227,11 +227,11 @@ _MEMBERSHIP_INSERT = RowInsert(GroupMembership)
 def add_new_user_to_everyone(organization: Organization, user: User, actor: Actor) -> None:
     """Every home user is in *Everyone*; the row is owned by the system. For a user
     inserted in this transaction (no row can exist yet): one precompiled INSERT, as SCIM
-    creates people by the thousand."""
-    membership = GroupMembership(
+    creates people by the thousand. In a SCIM create it is written with the audit event
+    and the request-log row at commit: nothing in that request reads it back."""
+    _MEMBERSHIP_INSERT.append(
         group_id=_everyone_id(organization), user=user, managed_by=MembershipOwner.SYSTEM, added_by=actor.display
     )
-    _MEMBERSHIP_INSERT.insert_instance(membership)
 
 
 def _check_length(model, field: str, value: str) -> None:

@@ -470,8 +470,9 @@ _REQUEST_LOG_INSERT = RowInsert(ScimRequestLog)  # every SCIM request writes one
 
 
 def scim_request_log_record(**fields) -> ScimRequestLog:
-    """One row per SCIM request, written in the request's transaction (one INSERT); the
-    audit pipeline enriches it after commit. The returned row has no primary key."""
-    row = _REQUEST_LOG_INSERT.insert(**fields)
+    """One row per SCIM request, written in the request's transaction (in a write, in one
+    statement with its audit events); the audit pipeline enriches it after commit. The
+    returned row has no primary key."""
+    row = _REQUEST_LOG_INSERT.append(**fields)
     schedule_audit_processing()
     return row

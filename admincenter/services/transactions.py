@@ -16,6 +16,8 @@ from contextlib import contextmanager
 
 from django.db import transaction
 
+from admincenter.hotsql import deferred_inserts
+
 _FLAG = "optiid_all_or_nothing"
 
 
@@ -41,12 +43,15 @@ def atomic(func=None):
 @contextmanager
 def all_or_nothing() -> Iterator[None]:
     """One transaction that commits or rolls back whole; nested ``atomic`` blocks inside
-    it set no savepoint. Nobody may catch an error inside it and carry on writing."""
+    it set no savepoint, and the audit events and request-log row appended inside it are
+    written together just before the commit (one statement on PostgreSQL). Nobody may
+    catch an error inside it and carry on writing."""
     connection = transaction.get_connection()
     with transaction.atomic():
         previous = getattr(connection, _FLAG, False)
         setattr(connection, _FLAG, True)
         try:
-            yield
+            with deferred_inserts(connection.alias):
+                yield
         finally:
             setattr(connection, _FLAG, previous)

@@ -8,8 +8,8 @@ from django.db import connection
 from django.forms.models import model_to_dict
 from django.utils import timezone
 
-from admincenter.hotsql import JoinedRow, RowInsert
-from admincenter.models import Organization, ScimRequestLog, ScimToken, User
+from admincenter.hotsql import JoinedRow, RowInsert, deferred_inserts
+from admincenter.models import AuditEvent, Organization, ScimRequestLog, ScimToken, User
 from admincenter.services.scim import scim_request_log_record
 from admincenter.services.tokens import scim_token_lookup
 from tests.factories import UserFactory
@@ -147,3 +147,46 @@ def test_row_insert_reports_a_duplicate_as_integrity_error(scim_organization):
     RowInsert(User).insert(email="dup@acme.test", home_organization=scim_organization)
     with pytest.raises(IntegrityError), transaction.atomic():
         RowInsert(User).insert(email="dup@acme.test", home_organization=scim_organization)
+
+
+def _log_fields(organization, n: int) -> dict:
+    return dict(organization=organization, method="GET", path=f"/api/scim/v2/Users?n={n}", status_code=200)
+
+
+def test_appended_rows_are_written_together_as_the_block_ends(scim_organization, django_assert_num_queries):
+    logs, events = RowInsert(ScimRequestLog), RowInsert(AuditEvent)
+    events_before = AuditEvent.objects.count()
+    inserts = 1 if connection.vendor == "postgresql" else 2  # one INSERT per table elsewhere
+    with django_assert_num_queries(2 + inserts), deferred_inserts():
+        for n in range(3):
+            row = logs.append(**_log_fields(scim_organization, n))
+            assert row._state.adding is False
+        events.append(organization=scim_organization, actor_type="scim_token", action="user.create")
+        with deferred_inserts():  # nested: written with the outer block
+            events.append(organization=scim_organization, actor_type="scim_token", action="user.delete")
+        assert (ScimRequestLog.objects.count(), AuditEvent.objects.count()) == (0, events_before)  # the 2 others
+    paths = list(ScimRequestLog.objects.order_by("id").values_list("path", flat=True))
+    assert paths == [f"/api/scim/v2/Users?n={n}" for n in range(3)]  # in the order appended
+    actions = list(AuditEvent.objects.order_by("id").values_list("action", flat=True))
+    assert actions[events_before:] == ["user.create", "user.delete"]
+
+
+def test_appended_rows_are_dropped_when_the_block_fails(scim_organization):
+    logs = RowInsert(ScimRequestLog)
+    with pytest.raises(RuntimeError), deferred_inserts():
+        logs.append(**_log_fields(scim_organization, 1))
+        raise RuntimeError("the request failed")
+    assert not ScimRequestLog.objects.exists()
+    logs.append(**_log_fields(scim_organization, 2))  # outside a block: inserted at once
+    assert ScimRequestLog.objects.get().path.endswith("n=2")
+
+
+def test_many_appended_rows_are_written_in_chunks(scim_organization, monkeypatch):
+    from admincenter import hotsql
+
+    monkeypatch.setattr(hotsql, "_FLUSH_ROWS", 4)
+    logs = RowInsert(ScimRequestLog)
+    with deferred_inserts():
+        for n in range(10):
+            logs.append(**_log_fields(scim_organization, n))
+    assert ScimRequestLog.objects.count() == 10

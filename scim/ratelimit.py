@@ -2,12 +2,17 @@
 with Retry-After, which Okta honours by slowing down. The default is far above what IdPs
 send (Entra: 25 requests/s per tenant).
 
-With ``REDIS_URL`` the counter lives in Redis, shared by every worker, and costs one round
-trip (INCR and EXPIRE pipelined). Without it, the local-memory cache counts per process.
+With ``REDIS_URL`` the count lives in Redis, shared by every worker. Each process takes
+request numbers from it in blocks (one INCRBY and EXPIRE round trip per block, not per
+request) and hands them out itself; a request whose number is over the budget gets 429.
+A block is 1% of the budget (1 to 100 numbers), so numbers a process holds but has not
+used can bring the limit forward by at most that much per process; it never lets more
+requests through than the budget. Without Redis, the local-memory cache counts per process.
 """
 
 from __future__ import annotations
 
+import threading
 from time import time as now_seconds
 
 import redis
@@ -17,15 +22,45 @@ from django.core.cache import cache
 from admincenter.shared_redis import shared_redis
 
 WINDOW_SECONDS = 60
+MAX_BLOCK = 100
+
+# Per process: counter key -> (next number to hand out, last number of the block).
+_blocks: dict[str, tuple[int, int]] = {}
+_blocks_lock = threading.Lock()
 
 
-def _count(key: str) -> int:
+def block_size(limit: int) -> int:
+    return max(1, min(MAX_BLOCK, limit // 100))
+
+
+def _take_from_block(key: str) -> int | None:
+    with _blocks_lock:
+        block = _blocks.get(key)
+        if block is None or block[0] > block[1]:
+            return None
+        _blocks[key] = (block[0] + 1, block[1])
+        return block[0]
+
+
+def _reserve_block(client: redis.Redis, key: str, size: int) -> int:
+    """Take ``size`` numbers from the shared counter; returns the first of them."""
+    pipe = client.pipeline(transaction=False)
+    pipe.incrby(key, size)
+    pipe.expire(key, WINDOW_SECONDS + 30)
+    last = int(pipe.execute()[0])
+    with _blocks_lock:
+        for stale in [k for k in _blocks if k.rsplit(":", 1)[0] == key.rsplit(":", 1)[0] and k != key]:
+            del _blocks[stale]  # the same token's earlier windows
+        _blocks[key] = (last - size + 2, last)
+    return last - size + 1
+
+
+def _count(key: str, limit: int) -> int:
+    """This request's number in the window."""
     client = shared_redis()
     if client is not None:
-        pipe = client.pipeline(transaction=False)
-        pipe.incr(key)
-        pipe.expire(key, WINDOW_SECONDS + 30)
-        return int(pipe.execute()[0])
+        number = _take_from_block(key)
+        return number if number is not None else _reserve_block(client, key, block_size(limit))
     return 1 if cache.add(key, 1, timeout=WINDOW_SECONDS + 30) else cache.incr(key)
 
 
@@ -39,7 +74,7 @@ def rate_limit_exceeded(token) -> int | None:
     now = now_seconds()
     key = f"optiid:scim-rate:{token.token_prefix}:{int(now // WINDOW_SECONDS)}"
     try:
-        count = _count(key)
+        count = _count(key, limit)
     except (redis.RedisError, OSError):
         return None
     if count <= limit:

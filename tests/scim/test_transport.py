@@ -1,6 +1,7 @@
 """HTTP details IdPs differ on: Accept and Content-Type headers, charset parameters."""
 
 import json
+import uuid
 
 import pytest
 from django.test import Client
@@ -58,3 +59,37 @@ def test_over_the_per_token_budget_is_429_with_retry_after(scim_token, settings,
         "detail": "Too many requests for this SCIM token; retry after the delay in Retry-After.",
     }
     assert response["Retry-After"] == "30"
+
+
+class _Token:
+    def __init__(self, prefix: str):
+        self.token_prefix = prefix
+
+
+@pytest.mark.redis
+def test_workers_take_request_numbers_from_redis_in_blocks(settings, monkeypatch):
+    """One Redis round trip per block of 1% of the budget; the budget is never exceeded."""
+    from admincenter.shared_redis import shared_redis
+
+    settings.SCIM_RATE_LIMIT_PER_MINUTE = 1000  # blocks of 10
+    monkeypatch.setattr(ratelimit, "now_seconds", lambda: 1_800_000_030.0)
+    token = _Token(f"optiid_scim_{uuid.uuid4().hex[:8]}")
+    key = f"optiid:scim-rate:{token.token_prefix}:{1_800_000_030 // 60}"
+    client = shared_redis()
+    round_trips = []
+    original = ratelimit._reserve_block
+    monkeypatch.setattr(ratelimit, "_reserve_block", lambda *a: round_trips.append(a) or original(*a))
+
+    assert [ratelimit.rate_limit_exceeded(token) for _ in range(25)] == [None] * 25
+    assert (len(round_trips), int(client.get(key))) == (3, 30)
+    assert 0 < client.ttl(key) <= ratelimit.WINDOW_SECONDS + 30
+
+    # Another worker already took the rest of the budget: this one is refused past its block.
+    client.incrby(key, 970)
+    results = [ratelimit.rate_limit_exceeded(token) for _ in range(10)]
+    assert results == [None] * 5 + [30] * 5  # numbers 26-30 are its own; then 1001 and on
+    client.delete(key)
+
+
+def test_block_sizes_follow_the_budget():
+    assert [ratelimit.block_size(n) for n in (1, 3, 99, 100, 1000, 30000, 10**6)] == [1, 1, 1, 1, 10, 100, 100]

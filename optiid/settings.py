@@ -53,6 +53,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # SCIM requests go to their view from here: the middleware below serve the Admin Center.
+    "scim.middleware.ScimShortcutMiddleware",
     # Serves /static/ from the app itself (runserver without DEBUG, gunicorn): no CDN, no proxy needed.
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",

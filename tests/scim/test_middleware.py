@@ -1,0 +1,55 @@
+"""SCIM requests skip the Admin Center's middleware (scim/middleware.py)."""
+
+import pytest
+from django.conf import settings
+from django.test import Client
+
+from scim.middleware import is_scim_path
+
+
+def test_it_sits_right_after_the_security_middleware():
+    assert settings.MIDDLEWARE[:2] == [
+        "django.middleware.security.SecurityMiddleware",
+        "scim.middleware.ScimShortcutMiddleware",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("path", "scim"),
+    [
+        ("/api/scim/v2", True),
+        ("/api/scim/v2/Users", True),
+        ("//api/scim/v2/Users", False),
+        ("/api/scim/v2x/Users", False),
+        ("/api/scim/", False),
+        ("/login/", False),
+    ],
+)
+def test_scim_paths_are_those_under_the_base(path, scim):
+    assert is_scim_path(path) is scim
+
+
+def test_a_scim_answer_has_the_security_headers_and_nothing_of_the_browser_middleware(scim_token):
+    response = Client(HTTP_AUTHORIZATION=f"Bearer {scim_token}").get("/api/scim/v2/Users?count=1")
+    assert response.status_code == 200
+    assert response["X-Content-Type-Options"] == "nosniff"  # SecurityMiddleware still runs
+    assert response["Referrer-Policy"] == "same-origin"
+    assert response["Content-Length"] == str(len(response.content))
+    assert "X-Frame-Options" not in response
+    assert "Vary" not in response
+    assert not response.cookies
+
+
+@pytest.mark.parametrize("path", ["/api/scim/v2", "/api/scim/v2/", "/api/scim/v2//Nowhere/"])
+def test_paths_under_the_base_without_an_endpoint_are_scim_404s(scim_token, path):
+    response = Client(HTTP_AUTHORIZATION=f"Bearer {scim_token}").get(path)
+    assert (response.status_code, response["Content-Type"]) == (404, "application/scim+json")
+    assert response.json()["status"] == "404"
+
+
+@pytest.mark.django_db
+def test_admin_center_pages_still_pass_every_middleware():
+    response = Client().get("/login/")
+    assert response.status_code == 200
+    assert response["X-Frame-Options"] == "DENY"
+    assert "csrftoken" in response.cookies

@@ -345,32 +345,12 @@ def test_deleting_a_person_covers_every_relation_of_user():
     assert relations == handled
 
 
-def test_user_delete_removes_memberships_everywhere_and_unlinks_what_points_to_them(
-    organization, other_organization, manual_user, custom_group, admin
+@pytest.mark.parametrize("deletion", ["user_delete", "delete_person"])
+def test_deleting_a_person_removes_memberships_everywhere_and_unlinks_what_points_to_them(
+    organization, other_organization, manual_user, custom_group, admin, deletion
 ):
-    from admincenter.models import AuditExport, OrgMembership
-
-    services.group_members_add(organization=organization, group=custom_group, user_ids=[manual_user.pk], actor=admin)
-    OrgMembership.objects.create(user=manual_user, organization=other_organization)
-    report = User.objects.create(email="report@acme.test", home_organization=organization, manager=manual_user)
-    export = AuditExport.objects.create(organization=organization, requested_by=manual_user)
-    pk = manual_user.pk
-
-    services.user_delete(organization=organization, user=manual_user, actor=admin)
-    connection.check_constraints()  # the foreign keys PostgreSQL would check at commit
-
-    assert not User.objects.filter(pk=pk).exists()
-    assert not GroupMembership.objects.filter(user_id=pk).exists()
-    assert not OrgMembership.objects.filter(user_id=pk).exists()
-    report.refresh_from_db()
-    export.refresh_from_db()
-    assert (report.manager_id, export.requested_by_id) == (None, None)
-
-
-def test_delete_person_deletes_by_id_and_returns_the_row_as_it_was(
-    organization, other_organization, manual_user, custom_group, admin
-):
-    """SCIM's DELETE path: one statement on PostgreSQL, the same effect as user_delete."""
+    """The Admin Center's delete, and SCIM's (``delete_person``: by id, one statement on
+    PostgreSQL, returning the row as it was for the audit event)."""
     from admincenter.models import AuditExport, OrgMembership
     from admincenter.services import users
 
@@ -380,19 +360,22 @@ def test_delete_person_deletes_by_id_and_returns_the_row_as_it_was(
     export = AuditExport.objects.create(organization=organization, requested_by=manual_user)
     before = User.objects.get(pk=manual_user.pk)
 
-    deleted = users.delete_person(organization=organization, user_id=manual_user.pk)
-    connection.check_constraints()
+    if deletion == "user_delete":
+        services.user_delete(organization=organization, user=manual_user, actor=admin)
+    else:
+        deleted = users.delete_person(organization=organization, user_id=manual_user.pk)
+        assert {f.attname: getattr(deleted, f.attname) for f in User._meta.concrete_fields} == {
+            f.attname: getattr(before, f.attname) for f in User._meta.concrete_fields
+        }
+        assert users.delete_person(organization=organization, user_id=before.pk) is None
+    connection.check_constraints()  # the foreign keys PostgreSQL would check at commit
 
-    assert {f.attname: getattr(deleted, f.attname) for f in User._meta.concrete_fields} == {
-        f.attname: getattr(before, f.attname) for f in User._meta.concrete_fields
-    }
     assert not User.objects.filter(pk=before.pk).exists()
     assert not GroupMembership.objects.filter(user_id=before.pk).exists()
     assert not OrgMembership.objects.filter(user_id=before.pk).exists()
     report.refresh_from_db()
     export.refresh_from_db()
     assert (report.manager_id, export.requested_by_id) == (None, None)
-    assert users.delete_person(organization=organization, user_id=before.pk) is None
 
 
 def test_delete_person_leaves_other_organizations_and_operators_alone(organization, other_organization):

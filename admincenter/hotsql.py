@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 
 from django.db import DEFAULT_DB_ALIAS, connections, models, router
+from django.db.models import Func
 
 
 def _same(value):
@@ -182,6 +183,23 @@ def _write(connection, pending: list) -> None:
     with connection.cursor() as cursor:
         for sql, params in statements:
             cursor.execute(sql, params)
+
+
+class EqualsNotIndexed(Func):
+    """``column IS NOT DISTINCT FROM value`` (``IS`` on SQLite): equality for a column that is
+    never NULL, written so PostgreSQL cannot use it as an index condition.
+
+    For a read or delete by primary key that is also scoped to a tenant: with ``=``, a
+    table PostgreSQL has no statistics for yet (autovacuum off, or just filled by an IdP)
+    can be read through an index on the tenant column, every row of the tenant scanned to
+    find one. This way only the primary key can serve the statement."""
+
+    output_field = models.BooleanField()
+    template = "(%(expressions)s)"
+    arg_joiner = " IS NOT DISTINCT FROM "
+
+    def as_sqlite(self, compiler, connection, **extra_context):
+        return self.as_sql(compiler, connection, arg_joiner=" IS ", **extra_context)
 
 
 class QueryTemplate:

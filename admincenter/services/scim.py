@@ -11,11 +11,11 @@ import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from django.db.models import QuerySet
+from django.db.models import F, Q, QuerySet, Value
 from django.utils import timezone
 
 from admincenter.errors import InvalidValue, NotFound
-from admincenter.hotsql import QueryTemplate, RowInsert
+from admincenter.hotsql import EqualsNotIndexed, QueryTemplate, RowInsert
 from admincenter.models import (
     Group,
     GroupKind,
@@ -63,14 +63,24 @@ SCIM_USER_FIELDS = (
 )
 
 
-def scim_users(organization: Organization) -> QuerySet[User]:
-    """Users SCIM may see: home users of the organization (never collaborators)."""
-    return User.objects.filter(home_organization=organization)
+def _tenant(column: str, organization, *, by_primary_key: bool) -> Q:
+    if not by_primary_key:
+        return Q(**{column: organization})
+    # The caller filters by primary key too: only that index may serve the query.
+    return Q(EqualsNotIndexed(F(f"{column}_id"), Value(getattr(organization, "pk", organization))))
 
 
-def scim_groups(organization: Organization) -> QuerySet[Group]:
-    """Groups SCIM may see: only SCIM groups (§3.7)."""
-    return Group.objects.filter(organization=organization, kind=GroupKind.SCIM)
+def scim_users(organization: Organization, *, by_primary_key: bool = False) -> QuerySet[User]:
+    """Users SCIM may see: home users of the organization (never collaborators).
+    ``by_primary_key``: the caller adds ``pk=`` (see ``hotsql.EqualsNotIndexed``)."""
+    return User.objects.filter(_tenant("home_organization", organization, by_primary_key=by_primary_key))
+
+
+def scim_groups(organization: Organization, *, by_primary_key: bool = False) -> QuerySet[Group]:
+    """Groups SCIM may see: only SCIM groups (§3.7). ``by_primary_key`` as for users."""
+    return Group.objects.filter(
+        _tenant("organization", organization, by_primary_key=by_primary_key), kind=GroupKind.SCIM
+    )
 
 
 def _by_id(scoped, *, for_update: bool) -> QueryTemplate:
@@ -78,7 +88,7 @@ def _by_id(scoped, *, for_update: bool) -> QueryTemplate:
     every SCIM GET, PUT, PATCH and DELETE by id starts with it."""
 
     def build(organization_id, pk):
-        queryset = scoped(organization_id).filter(pk=pk).order_by()
+        queryset = scoped(organization_id, by_primary_key=True).filter(pk=pk).order_by()
         return queryset.select_for_update() if for_update else queryset
 
     return QueryTemplate(scoped(None).model, build, kinds=("int", "uuid"))

@@ -289,7 +289,12 @@ def _deletion_sql(connection, *, scoped: bool) -> list[str]:
     user_table, user_pk = quote(User._meta.db_table), quote(User._meta.pk.column)
     where = f"{user_pk} = %s"
     if scoped:
-        where += f" AND {column(User, 'home_organization')} = %s"
+        # IS NOT DISTINCT FROM (= for a key that is never NULL) is no index condition, so
+        # only the primary key can serve the statement. With "=", a table PostgreSQL has
+        # not analysed yet (autovacuum off, or just filled by an IdP) was read through an
+        # index on the organization: every user of the tenant scanned to delete one.
+        same = "IS NOT DISTINCT FROM" if connection.vendor == "postgresql" else "="
+        where += f" AND {column(User, 'home_organization')} {same} %s"
         where += f" AND NOT {column(User, 'is_staff')} AND NOT {column(User, 'is_superuser')}"
     if connection.vendor == "postgresql":
         gone = f"(SELECT {user_pk} FROM gone)"  # noqa: S608 (model metadata)

@@ -188,6 +188,35 @@ def test_scim_filters_idps_use_are_index_scans(scim_organization, sso_connection
     _assert_index_scan(groups.filter(group_filter('externalId eq "abc"')), "group_org_external_id_idx")
 
 
+@pytest.mark.postgres
+def test_reads_and_deletes_by_id_use_the_primary_key_before_any_statistics(scim_organization, sso_connection):
+    """A table PostgreSQL has not analysed yet (autovacuum off, or just filled by an IdP):
+    with a plain tenant equality it was read through an index on the organization, every
+    user of the tenant scanned to find one."""
+    from admincenter.services import scim, users
+
+    user = _bulk_users(scim_organization, sso_connection, 300)[150]
+    plans = []
+    with connection.cursor() as cursor:
+        for scoped in (scim.scim_users, scim.scim_groups):
+            sql, _ = scim._BY_ID[scoped, True]._compile(connection)
+            cursor.execute(
+                f"EXPLAIN {sql}",
+                [scim_organization.pk, user.pk]
+                if scoped is scim.scim_users
+                else [scim_organization.pk, "scim", user.pk],
+            )
+            plans.append("\n".join(row[0] for row in cursor.fetchall()))
+        (deletion,) = users._deletion_sql(connection, scoped=True)
+        cursor.execute(f"EXPLAIN {deletion}", [user.pk, scim_organization.pk])
+        plans.append("\n".join(row[0] for row in cursor.fetchall()))
+    user_read, group_read, delete = plans
+    assert "Index Scan using admincenter_user_pkey" in user_read and "Index Cond: (id = " in user_read, user_read
+    assert "Index Scan using admincenter_group_pkey" in group_read, group_read
+    assert delete.count("Index Scan using admincenter_user_pkey") == 1, delete
+    assert User.objects.filter(pk=user.pk).exists()  # EXPLAIN ran nothing
+
+
 def _assert_index_scan(queryset, index_name: str) -> None:
     sql, params = queryset.query.sql_with_params()
     with connection.cursor() as cursor:

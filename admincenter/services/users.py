@@ -264,84 +264,93 @@ _UNLINKED_FROM_THE_USER = ((User, "manager"), (AuditExport, "requested_by"))
 OPERATOR_ONLY_RELATIONS = ("admin.LogEntry", "admincenter.User_groups", "admincenter.User_user_permissions")
 
 
-_DELETION_SQL: dict[tuple[str, bool], list[str]] = {}
 _PERSON_COLUMNS = JoinedRow((User, "gone"))
 
 
-def _deletion_sql(connection, *, scoped: bool) -> list[str]:
-    """The statements, written once per vendor from the lists above: as Django's collector
-    would issue them, without its per-call compile and relation walk. Each takes the
-    user's primary key (``scoped``: then the organization's, and only a person, not an
-    operator, is deleted).
+def _quoted_column(connection, model, field: str) -> str:
+    return connection.ops.quote_name(model._meta.get_field(field).column)
 
-    On PostgreSQL they are one statement: the user's row is deleted first and returned, the
-    other tables follow in data-modifying CTEs (the foreign keys are checked at commit).
-    Elsewhere they are one statement per relation, the user's row last."""
-    key = (connection.vendor, scoped)
-    statements = _DELETION_SQL.get(key)
-    if statements is not None:
-        return statements
+
+_DELETION_SQL: dict[tuple[str, str], object] = {}  # (what, vendor) -> SQL, written once
+
+
+def _dependents_sql(connection) -> list[str]:
+    """What goes with a user's row, from the lists above, each taking the user's primary
+    key: as Django's collector would issue it, without its per-call compile and relation
+    walk. One statement on PostgreSQL (data-modifying CTEs), one per relation elsewhere.
+    It must run in a statement after the user's row is locked or deleted: one that started
+    earlier would not see rows pointing at the user that another transaction committed
+    while this one waited for the lock, and the foreign keys would fail at commit."""
+    cached = _DELETION_SQL.get(("dependents", connection.vendor))
+    if cached is not None:
+        return cached
     quote = connection.ops.quote_name
-
-    def column(model, field):
-        return quote(model._meta.get_field(field).column)
-
-    user_table, user_pk = quote(User._meta.db_table), quote(User._meta.pk.column)
-    where = f"{user_pk} = %s"
-    if scoped:
-        # IS NOT DISTINCT FROM (= for a key that is never NULL) is no index condition, so
-        # only the primary key can serve the statement. With "=", a table PostgreSQL has
-        # not analysed yet (autovacuum off, or just filled by an IdP) was read through an
-        # index on the organization: every user of the tenant scanned to delete one.
-        same = "IS NOT DISTINCT FROM" if connection.vendor == "postgresql" else "="
-        where += f" AND {column(User, 'home_organization')} {same} %s"
-        where += f" AND NOT {column(User, 'is_staff')} AND NOT {column(User, 'is_superuser')}"
+    deletes = [
+        f"DELETE FROM {quote(m._meta.db_table)} WHERE {_quoted_column(connection, m, 'user')} = %s"  # noqa: S608
+        for m in _DELETED_WITH_THE_USER
+    ]
+    unlinks = []
+    for model, field in _UNLINKED_FROM_THE_USER:
+        column = _quoted_column(connection, model, field)
+        unlinks.append(f"UPDATE {quote(model._meta.db_table)} SET {column} = NULL WHERE {column} = %s")  # noqa: S608
+    statements = deletes + unlinks
     if connection.vendor == "postgresql":
-        gone = f"(SELECT {user_pk} FROM gone)"  # noqa: S608 (model metadata)
-        ctes = [f"gone AS (DELETE FROM {user_table} WHERE {where} RETURNING *)"]  # noqa: S608 (model metadata)
-        ctes += [
-            f"d{i} AS (DELETE FROM {quote(m._meta.db_table)} WHERE {column(m, 'user')} IN {gone})"  # noqa: S608
-            for i, m in enumerate(_DELETED_WITH_THE_USER)
-        ]
-        ctes += [
-            f"u{i} AS (UPDATE {quote(m._meta.db_table)} SET {column(m, f)} = NULL WHERE {column(m, f)} IN {gone})"  # noqa: S608
-            for i, (m, f) in enumerate(_UNLINKED_FROM_THE_USER)
-        ]
-        statements = [f"WITH {', '.join(ctes)} SELECT {_PERSON_COLUMNS.columns(connection)} FROM gone"]  # noqa: S608
-    else:
-        statements = [
-            f"DELETE FROM {quote(m._meta.db_table)} WHERE {column(m, 'user')} = %s"  # noqa: S608 (model metadata)
-            for m in _DELETED_WITH_THE_USER
-        ]
-        statements += [
-            f"UPDATE {quote(m._meta.db_table)} SET {column(m, f)} = NULL WHERE {column(m, f)} = %s"  # noqa: S608 (model metadata)
-            for m, f in _UNLINKED_FROM_THE_USER
-        ]
-        statements.append(f"DELETE FROM {user_table} WHERE {where}")  # noqa: S608
-    _DELETION_SQL[key] = statements
+        *ctes, last = statements
+        statements = [f"WITH {', '.join(f'r{i} AS ({sql})' for i, sql in enumerate(ctes))} {last}"]
+    _DELETION_SQL["dependents", connection.vendor] = statements
     return statements
 
 
+def _person_delete_sql(connection) -> str:
+    """DELETE of a home user of an organization who is not an operator, by id, returning
+    the row as it was. The organization is compared with IS NOT DISTINCT FROM (= for a key
+    that is never NULL), which is no index condition: only the primary key can serve the
+    statement. With "=", a table PostgreSQL has not analysed yet (autovacuum off, or just
+    filled by an IdP) was read through an index on the organization, every user of the
+    tenant scanned to delete one."""
+    cached = _DELETION_SQL.get(("person", connection.vendor))
+    if cached is None:
+        user = User._meta
+        cached = _DELETION_SQL["person", connection.vendor] = (
+            f"DELETE FROM {connection.ops.quote_name(user.db_table)} AS gone"  # noqa: S608 (model metadata)
+            f" WHERE gone.{connection.ops.quote_name(user.pk.column)} = %s"
+            f" AND gone.{_quoted_column(connection, User, 'home_organization')} IS NOT DISTINCT FROM %s"
+            f" AND NOT gone.{_quoted_column(connection, User, 'is_staff')}"
+            f" AND NOT gone.{_quoted_column(connection, User, 'is_superuser')}"
+            f" RETURNING {_PERSON_COLUMNS.columns(connection)}"
+        )
+    return cached
+
+
+def _delete_dependents(connection, key) -> None:
+    with connection.cursor() as cursor:
+        for sql in _dependents_sql(connection):
+            cursor.execute(sql, [key] * sql.count("%s"))
+
+
 def _delete_user_row(user: User) -> None:
-    """``user.delete()`` in the statements a person's row needs: memberships deleted,
-    manager links and export requests unlinked (SET_NULL), then the row itself."""
+    """``user.delete()`` for a row the caller has locked, in the statements a person's row
+    needs: memberships deleted, manager links and export requests unlinked (SET_NULL),
+    then the row itself."""
     if user.is_staff or user.is_superuser:
         user.delete()
         return
     connection = connections[router.db_for_write(User)]
     key = User._meta.pk.get_db_prep_value(user.pk, connection)
+    _delete_dependents(connection, key)
+    table, pk = connection.ops.quote_name(User._meta.db_table), connection.ops.quote_name(User._meta.pk.column)
     with connection.cursor() as cursor:
-        for sql in _deletion_sql(connection, scoped=False):
-            cursor.execute(sql, [key] * sql.count("%s"))
+        cursor.execute(f"DELETE FROM {table} WHERE {pk} = %s", [key])  # noqa: S608 (model metadata)
     user.pk = None  # as Model.delete() leaves it
 
 
 def delete_person(*, organization: Organization, user_id) -> User | None:
     """Delete a home user of ``organization`` who is not an operator, by id, as
     ``_delete_user_row`` would, and return the row as it was; None when there is no such
-    user. On PostgreSQL this is the only statement (no read first): IdPs deprovision
-    people by the thousand. Elsewhere it reads the row under lock, then deletes it.
-    The caller owns the rules, the audit event and the transaction."""
+    user. On PostgreSQL that is two statements and no read first (IdPs deprovision people
+    by the thousand): the user's row, deleted and returned, then what goes with it.
+    Elsewhere it reads the row under lock, then deletes it. The caller owns the rules, the
+    audit event and the transaction."""
     connection = connections[router.db_for_write(User)]
     if connection.vendor != "postgresql":
         user = User.objects.select_for_update().filter(home_organization=organization, pk=user_id).first()
@@ -351,11 +360,14 @@ def delete_person(*, organization: Organization, user_id) -> User | None:
         _delete_user_row(user)
         user.pk = pk
         return user
-    (sql,) = _deletion_sql(connection, scoped=True)
+    key = User._meta.pk.get_db_prep_value(user_id, connection)
     with connection.cursor() as cursor:
-        cursor.execute(sql, [User._meta.pk.get_db_prep_value(user_id, connection), organization.pk])
+        cursor.execute(_person_delete_sql(connection), [key, organization.pk])
         row = cursor.fetchone()
-    return None if row is None else _PERSON_COLUMNS.load(row, connection)[0]
+    if row is None:
+        return None
+    _delete_dependents(connection, key)
+    return _PERSON_COLUMNS.load(row, connection)[0]
 
 
 def _ensure_not_last_admin_anywhere(organization: Organization, user: User) -> None:

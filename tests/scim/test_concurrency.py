@@ -178,3 +178,50 @@ def test_concurrent_patches_of_different_attributes_of_one_user_all_stick(tenant
     assert (user.title, user.display_name, user.scim_attributes.get("nickName")) == ("Engineer", "Pat Ched", "Pat")
     assert (user.department, user.employee_number, user.external_id) == ("R&D", "42", "ext-42")
     assert (user.given_name, user.family_name) == ("Pat", "Ched")
+
+
+def test_deprovisioning_removes_a_membership_committed_while_it_waited_for_the_user(tenant):
+    """Another transaction holds the user's row and adds them to a group; the DELETE waits
+    for it, then must delete that membership too (a statement that started before the
+    commit would not see it, and the foreign key would fail at commit: a 500)."""
+    from django.db import transaction
+
+    from tests.factories import GroupFactory, UserFactory
+
+    org, _, token = tenant
+    user = UserFactory(organization=org, email="leaver@race.test", source=UserSource.SCIM)
+    group = GroupFactory(organization=org, name="Custom Team", kind=GroupKind.CUSTOM)
+    holding, release = threading.Event(), threading.Event()
+
+    def other_transaction():
+        try:
+            with transaction.atomic():
+                User.objects.select_for_update().get(pk=user.pk)
+                GroupMembership.objects.create(group=group, user=user, managed_by=MembershipOwner.ADMIN)
+                holding.set()
+                release.wait(10)
+        finally:
+            connection.close()
+
+    def delete():
+        try:
+            return Client(HTTP_AUTHORIZATION=f"Bearer {token}").delete(f"{BASE}/Users/{user.pk}").status_code
+        finally:
+            connection.close()
+
+    other = threading.Thread(target=other_transaction)
+    other.start()
+    assert holding.wait(10)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        status = pool.submit(delete)
+        for _ in range(100):  # until the DELETE waits for the other transaction's lock
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'")
+                if cursor.fetchone()[0]:
+                    break
+            threading.Event().wait(0.05)
+        release.set()
+        other.join(10)
+        assert status.result(timeout=10) == 204
+    assert not User.objects.filter(pk=user.pk).exists()
+    assert not GroupMembership.objects.filter(user_id=user.pk).exists()

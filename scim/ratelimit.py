@@ -24,7 +24,9 @@ from admincenter.shared_redis import shared_redis
 WINDOW_SECONDS = 60
 MAX_BLOCK = 100
 
-# Per process: counter key -> (next number to hand out, last number of the block).
+# Per process: counter key -> (next number to hand out, last number of the block). One lock
+# guards it, held across a refill too, so concurrent threads never take two blocks at once
+# (the numbers of the one overwritten would be lost, bringing the limit forward).
 _blocks: dict[str, tuple[int, int]] = {}
 _blocks_lock = threading.Lock()
 
@@ -33,34 +35,34 @@ def block_size(limit: int) -> int:
     return max(1, min(MAX_BLOCK, limit // 100))
 
 
-def _take_from_block(key: str) -> int | None:
+def _next_number(client: redis.Redis, key: str, size: int) -> int:
+    """This request's number in the window: the next of this process's block, or the first
+    of a new block of ``size`` numbers taken from the shared counter."""
     with _blocks_lock:
         block = _blocks.get(key)
-        if block is None or block[0] > block[1]:
-            return None
-        _blocks[key] = (block[0] + 1, block[1])
-        return block[0]
-
-
-def _reserve_block(client: redis.Redis, key: str, size: int) -> int:
-    """Take ``size`` numbers from the shared counter; returns the first of them."""
-    pipe = client.pipeline(transaction=False)
-    pipe.incrby(key, size)
-    pipe.expire(key, WINDOW_SECONDS + 30)
-    last = int(pipe.execute()[0])
-    with _blocks_lock:
-        for stale in [k for k in _blocks if k.rsplit(":", 1)[0] == key.rsplit(":", 1)[0] and k != key]:
-            del _blocks[stale]  # the same token's earlier windows
+        if block is not None and block[0] <= block[1]:
+            _blocks[key] = (block[0] + 1, block[1])
+            return block[0]
+        pipe = client.pipeline(transaction=False)
+        pipe.incrby(key, size)
+        pipe.expire(key, WINDOW_SECONDS + 30)
+        last = int(pipe.execute()[0])
+        _forget_earlier_windows(key)
         _blocks[key] = (last - size + 2, last)
-    return last - size + 1
+        return last - size + 1
+
+
+def _forget_earlier_windows(key: str) -> None:  # with _blocks_lock held
+    token, window = key.rsplit(":", 1)
+    for other in [k for k in _blocks if k.rsplit(":", 1)[0] == token and int(k.rsplit(":", 1)[1]) < int(window)]:
+        del _blocks[other]
 
 
 def _count(key: str, limit: int) -> int:
     """This request's number in the window."""
     client = shared_redis()
     if client is not None:
-        number = _take_from_block(key)
-        return number if number is not None else _reserve_block(client, key, block_size(limit))
+        return _next_number(client, key, block_size(limit))
     return 1 if cache.add(key, 1, timeout=WINDOW_SECONDS + 30) else cache.incr(key)
 
 

@@ -76,12 +76,8 @@ def test_workers_take_request_numbers_from_redis_in_blocks(settings, monkeypatch
     token = _Token(f"optiid_scim_{uuid.uuid4().hex[:8]}")
     key = f"optiid:scim-rate:{token.token_prefix}:{1_800_000_030 // 60}"
     client = shared_redis()
-    round_trips = []
-    original = ratelimit._reserve_block
-    monkeypatch.setattr(ratelimit, "_reserve_block", lambda *a: round_trips.append(a) or original(*a))
-
     assert [ratelimit.rate_limit_exceeded(token) for _ in range(25)] == [None] * 25
-    assert (len(round_trips), int(client.get(key))) == (3, 30)
+    assert int(client.get(key)) == 30  # three blocks: three round trips
     assert 0 < client.ttl(key) <= ratelimit.WINDOW_SECONDS + 30
 
     # Another worker already took the rest of the budget: this one is refused past its block.
@@ -93,3 +89,28 @@ def test_workers_take_request_numbers_from_redis_in_blocks(settings, monkeypatch
 
 def test_block_sizes_follow_the_budget():
     assert [ratelimit.block_size(n) for n in (1, 3, 99, 100, 1000, 30000, 10**6)] == [1, 1, 1, 1, 10, 100, 100]
+
+
+@pytest.mark.redis
+def test_concurrent_threads_never_waste_numbers(settings, monkeypatch):
+    """Threads that find the block empty at once take one new block between them."""
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    from admincenter.shared_redis import shared_redis
+
+    settings.SCIM_RATE_LIMIT_PER_MINUTE = 1000  # blocks of 10
+    monkeypatch.setattr(ratelimit, "now_seconds", lambda: 1_800_000_030.0)
+    token = _Token(f"optiid_scim_{uuid.uuid4().hex[:8]}")
+    key = f"optiid:scim-rate:{token.token_prefix}:{1_800_000_030 // 60}"
+    barrier = threading.Barrier(8)
+
+    def requests(_):
+        barrier.wait(timeout=10)
+        return [ratelimit.rate_limit_exceeded(token) for _ in range(25)]
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        results = [r for batch in pool.map(requests, range(8)) for r in batch]
+    assert results == [None] * 200
+    assert int(shared_redis().get(key)) == 200  # exactly 20 blocks for 200 requests
+    shared_redis().delete(key)

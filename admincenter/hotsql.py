@@ -142,8 +142,9 @@ class RowInsert:
 
 # Rows appended inside deferred_inserts(), on the connection: [(RowInsert, params), ...].
 _DEFERRED = "optiid_deferred_inserts"
-# Rows per INSERT when flushing (PostgreSQL takes at most 65,535 parameters a statement).
+# Rows per INSERT when flushing, and what PostgreSQL takes in one statement.
 _FLUSH_ROWS = 500
+_MAX_PARAMETERS = 65_535
 
 
 @contextmanager
@@ -176,7 +177,11 @@ def _write(connection, pending: list) -> None:
         for start in range(0, len(rows), _FLUSH_ROWS):
             chunk = rows[start : start + _FLUSH_ROWS]
             statements.append((insert._values_sql(connection, len(chunk)), [v for row in chunk for v in row]))
-    if connection.vendor == "postgresql" and len(statements) > 1:
+    # One statement when each table fits one INSERT: the order of data-modifying CTEs is
+    # not defined, so two chunks of one table could get ids out of the appended order.
+    one_each = len(statements) == len(tables)
+    parameters = sum(len(params) for _, params in statements)
+    if connection.vendor == "postgresql" and len(statements) > 1 and one_each and parameters <= _MAX_PARAMETERS:
         *first, last = statements
         ctes = ", ".join(f"w{i} AS ({sql})" for i, (sql, _) in enumerate(first))
         statements = [(f"WITH {ctes} {last[0]}", [v for _, params in statements for v in params])]

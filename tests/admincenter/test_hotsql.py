@@ -181,12 +181,14 @@ def test_appended_rows_are_dropped_when_the_block_fails(scim_organization):
     assert ScimRequestLog.objects.get().path.endswith("n=2")
 
 
-def test_many_appended_rows_are_written_in_chunks(scim_organization, monkeypatch):
+def test_many_appended_rows_are_written_in_chunks_in_order(scim_organization, monkeypatch, django_assert_num_queries):
     from admincenter import hotsql
 
     monkeypatch.setattr(hotsql, "_FLUSH_ROWS", 4)
-    logs = RowInsert(ScimRequestLog)
-    with deferred_inserts():
+    logs, events = RowInsert(ScimRequestLog), RowInsert(AuditEvent)
+    with django_assert_num_queries(4), deferred_inserts():  # 3 chunks of logs, 1 of events: not merged
         for n in range(10):
             logs.append(**_log_fields(scim_organization, n))
-    assert ScimRequestLog.objects.count() == 10
+        events.append(organization=scim_organization, actor_type="scim_token", action="user.create")
+    paths = list(ScimRequestLog.objects.order_by("id").values_list("path", flat=True))
+    assert paths == [f"/api/scim/v2/Users?n={n}" for n in range(10)]

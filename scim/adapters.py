@@ -172,6 +172,15 @@ class ScimUserAdapter(SCIMUser):
         )
         self.obj, self.deleted = result.user, result.deleted
 
+    def delete(self) -> None:
+        # django-scim2's own delete() is unscoped and unaudited; SCIM deletes users by id.
+        scim_services.scim_user_delete(
+            organization=self.context.organization,
+            connection=self.context.connection,
+            user_id=self.obj.pk,
+            actor=self.context.actor,
+        )
+
 
 def _entry_out(element: dict) -> dict:
     """Multi-valued elements always carry ``type`` and a boolean ``primary`` (§5.5)."""

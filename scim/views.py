@@ -18,6 +18,7 @@ from datetime import timedelta
 from functools import lru_cache
 
 from django.conf import settings
+from django.db import DatabaseError
 from django.db.models import F
 from django.http import HttpResponse
 from django_scim.exceptions import SCIMException
@@ -91,6 +92,11 @@ class ScimView(APIView):
                 self._log(request, response, started)
         except _RollBack as rollback:
             response = rollback.response
+            self._log_rejection(request, response, started)
+        except DatabaseError as exc:
+            # Raised as the write's transaction ends (a deferred foreign key, or the rows
+            # written at commit), after the view answered: everything rolled back.
+            response = self.handle_exception(exc)
             self._log_rejection(request, response, started)
         response["X-Request-Id"] = self.request_id
         return response

@@ -266,6 +266,33 @@ def test_a_rejected_write_leaves_no_change_event(scim, scim_managed_user, scim_g
     assert scim_group.name == "Opti_SCIM_Engineering"
 
 
+def test_a_failure_as_the_write_commits_is_a_scim_500_rolled_back_and_logged(scim, monkeypatch):
+    """The rows written as the transaction ends (and deferred foreign keys) fail after the
+    view answered: the client still gets a SCIM error, nothing stays, the request is logged."""
+    from django.db import IntegrityError
+
+    from admincenter import hotsql
+    from admincenter.models import User
+
+    real_write, calls = hotsql._write, []
+
+    def fail_once(connection, pending):
+        calls.append(len(pending))
+        if len(calls) == 1:
+            raise IntegrityError("simulated failure at commit")
+        real_write(connection, pending)
+
+    monkeypatch.setattr(hotsql, "_write", fail_once)
+    response = scim.post("/Users", user_body("late.failure@acme.test"))
+
+    assert_error(response, 500)
+    assert "simulated" not in response.content.decode()
+    assert not User.objects.filter(email="late.failure@acme.test").exists()
+    assert _changes() == []
+    log = _log(response)
+    assert (log.method, log.status_code) == ("POST", 500)
+
+
 def test_user_update_rejected_after_adoption_rolls_back_the_adoption(scim, manual_user):
     response = scim.put(f"/Users/{manual_user.pk}", {"userName": "admin@acme.test"})
     assert_error(response, 409, "uniqueness")

@@ -66,16 +66,24 @@ class _Token:
         self.token_prefix = prefix
 
 
-@pytest.mark.redis
-def test_workers_take_request_numbers_from_redis_in_blocks(settings, monkeypatch):
-    """One Redis round trip per block of 1% of the budget; the budget is never exceeded."""
+@pytest.fixture
+def blocks_of_ten(settings, monkeypatch):
+    """A fresh token with a budget of 1,000 a minute (blocks of 10), mid-window, and its
+    Redis counter key; the key is removed afterwards."""
     from admincenter.shared_redis import shared_redis
 
-    settings.SCIM_RATE_LIMIT_PER_MINUTE = 1000  # blocks of 10
+    settings.SCIM_RATE_LIMIT_PER_MINUTE = 1000
     monkeypatch.setattr(ratelimit, "now_seconds", lambda: 1_800_000_030.0)
     token = _Token(f"optiid_scim_{uuid.uuid4().hex[:8]}")
     key = f"optiid:scim-rate:{token.token_prefix}:{1_800_000_030 // 60}"
-    client = shared_redis()
+    yield token, key, shared_redis()
+    shared_redis().delete(key)
+
+
+@pytest.mark.redis
+def test_workers_take_request_numbers_from_redis_in_blocks(blocks_of_ten):
+    """One Redis round trip per block of 1% of the budget; the budget is never exceeded."""
+    token, key, client = blocks_of_ten
     assert [ratelimit.rate_limit_exceeded(token) for _ in range(25)] == [None] * 25
     assert int(client.get(key)) == 30  # three blocks: three round trips
     assert 0 < client.ttl(key) <= ratelimit.WINDOW_SECONDS + 30
@@ -84,7 +92,6 @@ def test_workers_take_request_numbers_from_redis_in_blocks(settings, monkeypatch
     client.incrby(key, 970)
     results = [ratelimit.rate_limit_exceeded(token) for _ in range(10)]
     assert results == [None] * 5 + [30] * 5  # numbers 26-30 are its own; then 1001 and on
-    client.delete(key)
 
 
 def test_block_sizes_follow_the_budget():
@@ -92,17 +99,12 @@ def test_block_sizes_follow_the_budget():
 
 
 @pytest.mark.redis
-def test_concurrent_threads_never_waste_numbers(settings, monkeypatch):
+def test_concurrent_threads_never_waste_numbers(blocks_of_ten):
     """Threads that find the block empty at once take one new block between them."""
     import threading
     from concurrent.futures import ThreadPoolExecutor
 
-    from admincenter.shared_redis import shared_redis
-
-    settings.SCIM_RATE_LIMIT_PER_MINUTE = 1000  # blocks of 10
-    monkeypatch.setattr(ratelimit, "now_seconds", lambda: 1_800_000_030.0)
-    token = _Token(f"optiid_scim_{uuid.uuid4().hex[:8]}")
-    key = f"optiid:scim-rate:{token.token_prefix}:{1_800_000_030 // 60}"
+    token, key, client = blocks_of_ten
     barrier = threading.Barrier(8)
 
     def requests(_):
@@ -112,5 +114,4 @@ def test_concurrent_threads_never_waste_numbers(settings, monkeypatch):
     with ThreadPoolExecutor(max_workers=8) as pool:
         results = [r for batch in pool.map(requests, range(8)) for r in batch]
     assert results == [None] * 200
-    assert int(shared_redis().get(key)) == 200  # exactly 20 blocks for 200 requests
-    shared_redis().delete(key)
+    assert int(client.get(key)) == 200  # exactly 20 blocks for 200 requests

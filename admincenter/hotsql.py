@@ -114,9 +114,9 @@ class RowInsert:
     def append(self, **values) -> models.Model:
         """``insert`` for rows that nothing reads back in the same transaction (audit
         events, request logs, a new user's *Everyone* membership): inside
-        ``deferred_inserts()`` the row is written
-        together with the other appended rows as the block ends (its values, ``auto_now``
-        times included, are taken now); elsewhere it is inserted at once."""
+        ``deferred_inserts()`` the row is written together with the other appended rows as
+        the block ends (its values, ``auto_now`` times included, are taken now); elsewhere
+        it is inserted at once."""
         obj = self.model(**values)
         connection = connections[router.db_for_write(self.model)]
         pending = getattr(connection, _DEFERRED, None)
@@ -150,8 +150,8 @@ _MAX_PARAMETERS = 65_535
 @contextmanager
 def deferred_inserts(using: str = DEFAULT_DB_ALIAS) -> Iterator[None]:
     """Rows ``RowInsert.append``-ed inside the block are written as it ends without an
-    error, in one statement on PostgreSQL (data-modifying CTEs, one per table) and one
-    multi-row INSERT per table elsewhere; after an error they are dropped, as a rollback
+    error: one multi-row INSERT per table (per 500 rows), made one statement on PostgreSQL
+    (data-modifying CTEs) when each table fits one INSERT; after an error they are dropped, as a rollback
     would drop them. Enter it inside the transaction whose commit the rows must share.
     Nested blocks write with the outermost one."""
     connection = connections[using]

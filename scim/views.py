@@ -185,6 +185,16 @@ class ScimView(APIView):
     def selection(self) -> AttributeSelection:
         return AttributeSelection.from_query(self.request.query_params)
 
+    def filtered_page(self, scoped, translators: tuple) -> tuple[list, int, int]:
+        """The requested page of a list (``filter``, ``startIndex``, ``count``): its rows,
+        the total and the start index."""
+        params = self.request.query_params
+        start, count = page_bounds(params)
+        page, total = filtered_page(
+            scoped, self.token.organization, params.get("filter"), translators, start=start, count=count
+        )
+        return page, total, start
+
     def _log(self, request, response, started) -> None:
         token = getattr(request, "scim_token", None)
         error = getattr(self, "scim_error", None)
@@ -364,15 +374,7 @@ class UsersView(ScimView):
     def get(self, request):
         context = self.context()
         selection = self.selection()
-        start, count = page_bounds(request.query_params)
-        page, total = filtered_page(
-            scim_services.scim_users,
-            context.organization,
-            request.query_params.get("filter"),
-            (user_equality, user_filter),
-            start=start,
-            count=count,
-        )
+        page, total, start = self.filtered_page(scim_services.scim_users, (user_equality, user_filter))
         if selection.wants("groups"):
             attach_scim_groups(page)
         resources = [selection.apply(ScimUserAdapter(u, request, context).to_dict()) for u in page]
@@ -456,15 +458,7 @@ class GroupsView(ScimView):
     def get(self, request):
         context = self.context()
         selection = self.selection()
-        start, count = page_bounds(request.query_params)
-        page, total = filtered_page(
-            scim_services.scim_groups,
-            context.organization,
-            request.query_params.get("filter"),
-            (group_equality, group_filter),
-            start=start,
-            count=count,
-        )
+        page, total, start = self.filtered_page(scim_services.scim_groups, (group_equality, group_filter))
         members = _members_by_group([g.pk for g in page]) if page and selection.wants("members") else {}
         resources = [
             selection.apply(ScimGroupAdapter(g, request, context).to_dict(members=members.get(g.pk))) for g in page

@@ -101,12 +101,16 @@ _BY_ID = {
 }
 
 
-def _get(scoped, organization: Organization, pk, *, what: str, for_update: bool = False):
+def _key(pk, *, what: str) -> uuid.UUID:
+    """The id as a UUID; anything else names no resource (404)."""
     try:
-        key = uuid.UUID(str(pk))
+        return uuid.UUID(str(pk))
     except ValueError:
         raise NotFound(f"{what} {pk} not found.") from None
-    found = _BY_ID[scoped, for_update].run(organization.pk, key)
+
+
+def _get(scoped, organization: Organization, pk, *, what: str, for_update: bool = False):
+    found = _BY_ID[scoped, for_update].run(organization.pk, _key(pk, what=what))
     if not found:
         raise NotFound(f"{what} {pk} not found.")
     return found[0]
@@ -219,14 +223,11 @@ def scim_user_update(
 @atomic
 def scim_user_delete(*, organization: Organization, connection: SsoConnection, user_id, actor: Actor) -> None:
     """DELETE /Users/{id} deprovisions (D3): the user and their memberships go, the email
-    becomes free, the audit trail stays. A person is deleted without reading the row
-    first (one statement on PostgreSQL); an operator goes through Django's collector."""
-    try:
-        key = uuid.UUID(str(user_id))
-    except ValueError:
-        raise NotFound(f"User {user_id} not found.") from None
+    becomes free, the audit trail stays. On PostgreSQL a person is deleted without reading
+    the row first; an operator goes through Django's collector."""
+    key = _key(user_id, what="User")
     user = delete_person(organization=organization, user_id=key)
-    if user is None:  # not there (404) or an operator
+    if user is None:  # not there (404), an operator, or not PostgreSQL: read it under lock
         user = scim_user_get(organization=organization, user_id=key, for_update=True)
         _adopt(organization, connection, user, actor)
         _deprovision(organization, user, actor, reason="DELETE")

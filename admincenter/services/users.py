@@ -303,11 +303,8 @@ def _dependents_sql(connection) -> list[str]:
 
 def _person_delete_sql(connection) -> str:
     """DELETE of a home user of an organization who is not an operator, by id, returning
-    the row as it was. The organization is compared with IS NOT DISTINCT FROM (= for a key
-    that is never NULL), which is no index condition: only the primary key can serve the
-    statement. With "=", a table PostgreSQL has not analysed yet (autovacuum off, or just
-    filled by an IdP) was read through an index on the organization, every user of the
-    tenant scanned to delete one."""
+    the row as it was (PostgreSQL). The organization is compared with IS NOT DISTINCT FROM
+    so that only the primary key can serve it, as ``hotsql.EqualsNotIndexed`` explains."""
     cached = _DELETION_SQL.get(("person", connection.vendor))
     if cached is None:
         user = User._meta
@@ -345,21 +342,15 @@ def _delete_user_row(user: User) -> None:
 
 
 def delete_person(*, organization: Organization, user_id) -> User | None:
-    """Delete a home user of ``organization`` who is not an operator, by id, as
-    ``_delete_user_row`` would, and return the row as it was; None when there is no such
-    user. On PostgreSQL that is two statements and no read first (IdPs deprovision people
-    by the thousand): the user's row, deleted and returned, then what goes with it.
-    Elsewhere it reads the row under lock, then deletes it. The caller owns the rules, the
-    audit event and the transaction."""
+    """On PostgreSQL, delete a home user of ``organization`` who is not an operator, by id,
+    as ``_delete_user_row`` would, without reading the row first (IdPs deprovision people
+    by the thousand): the user's row, deleted and returned as it was, then what goes with
+    it. None when there is no such user, and always elsewhere: the caller then reads the
+    row under lock and deletes it. The caller owns the rules, the audit event and the
+    transaction."""
     connection = connections[router.db_for_write(User)]
     if connection.vendor != "postgresql":
-        user = User.objects.select_for_update().filter(home_organization=organization, pk=user_id).first()
-        if user is None or user.is_staff or user.is_superuser:
-            return None
-        pk = user.pk
-        _delete_user_row(user)
-        user.pk = pk
-        return user
+        return None
     key = User._meta.pk.get_db_prep_value(user_id, connection)
     with connection.cursor() as cursor:
         cursor.execute(_person_delete_sql(connection), [key, organization.pk])

@@ -345,12 +345,12 @@ def test_deleting_a_person_covers_every_relation_of_user():
     assert relations == handled
 
 
-@pytest.mark.parametrize("deletion", ["user_delete", "delete_person"])
+@pytest.mark.parametrize("deletion", ["user_delete", pytest.param("delete_person", marks=pytest.mark.postgres)])
 def test_deleting_a_person_removes_memberships_everywhere_and_unlinks_what_points_to_them(
     organization, other_organization, manual_user, custom_group, admin, deletion
 ):
-    """The Admin Center's delete, and SCIM's (``delete_person``: by id, one statement on
-    PostgreSQL, returning the row as it was for the audit event)."""
+    """The Admin Center's delete, and SCIM's on PostgreSQL (``delete_person``: by id, no
+    read first, returning the row as it was for the audit event)."""
     from admincenter.models import AuditExport, OrgMembership
     from admincenter.services import users
 
@@ -378,6 +378,7 @@ def test_deleting_a_person_removes_memberships_everywhere_and_unlinks_what_point
     assert (report.manager_id, export.requested_by_id) == (None, None)
 
 
+@pytest.mark.postgres
 def test_delete_person_leaves_other_organizations_and_operators_alone(organization, other_organization):
     from admincenter.services import users
 

@@ -216,7 +216,21 @@ class ScimView(APIView):
 
     def _log_rejection(self, request, response, started) -> None:
         """Rejected requests are logged (and audited when the organization is known) after
-        their changes were rolled back."""
+        their changes were rolled back. If the database cannot take even that (it is down,
+        or the failure was the log row itself), the client still gets its SCIM error and
+        the application log says which request went unrecorded."""
+        try:
+            self._record_rejection(request, response, started)
+        except DatabaseError:
+            logger.exception(
+                "Could not write the request log of SCIM %s %s (status %s, request id %s)",
+                request.method,
+                request.path,
+                response.status_code,
+                self.request_id,
+            )
+
+    def _record_rejection(self, request, response, started) -> None:
         with all_or_nothing():
             self._log(request, response, started)
             token = getattr(request, "scim_token", None)

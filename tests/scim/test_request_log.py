@@ -293,6 +293,31 @@ def test_a_failure_as_the_write_commits_is_a_scim_500_rolled_back_and_logged(sci
     assert (log.method, log.status_code) == ("POST", 500)
 
 
+def test_when_not_even_the_log_row_can_be_written_the_client_still_gets_a_scim_500(scim, monkeypatch, caplog):
+    """The database refuses every write (down, locked): the read fails as it logs, the
+    rejection's log fails too; the answer is still a SCIM error body, and the application
+    log names the request that went unrecorded."""
+    from django.db import OperationalError
+
+    from admincenter.services import scim as scim_services
+
+    def refuse(**row):
+        raise OperationalError("simulated: database is locked")
+
+    monkeypatch.setattr(scim_services, "scim_request_log_record", refuse)
+    with caplog.at_level("ERROR", logger="scim"):
+        response = scim.get("/Users")
+
+    assert_error(response, 500)
+    assert "simulated" not in response.content.decode()
+    assert not ScimRequestLog.objects.exists()
+    unrecorded = [r for r in caplog.records if r.getMessage().startswith("Could not write the request log")]
+    assert [r.getMessage() for r in unrecorded] == [
+        "Could not write the request log of SCIM GET /api/scim/v2/Users "
+        f"(status 500, request id {response['X-Request-Id']})"
+    ]
+
+
 def test_user_update_rejected_after_adoption_rolls_back_the_adoption(scim, manual_user):
     response = scim.put(f"/Users/{manual_user.pk}", {"userName": "admin@acme.test"})
     assert_error(response, 409, "uniqueness")

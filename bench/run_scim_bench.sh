@@ -45,4 +45,4 @@ for _ in $(seq 1 50); do
 done
 WORKER_PIDS=$(pgrep -P "$GUNICORN" | paste -sd, -)
 .venv/bin/python bench/scim_load.py http://127.0.0.1:8011/api/scim/v2 "$TOKEN" \
-  --compare http://127.0.0.1:8012/v2 "$REF_TOKEN" --watch-pids "$WORKER_PIDS" "$@"
+  --compare http://127.0.0.1:8012/v2 "$REF_TOKEN" --watch-pids "$WORKER_PIDS" --compare-pids "$REF" "$@"

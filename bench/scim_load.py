@@ -3,6 +3,7 @@
 
     python bench/scim_load.py URL TOKEN [--users 10000] [--concurrency 8]
                               [--compare URL2 TOKEN2] [--watch-pids PID,PID]
+                              [--compare-pids PID,PID]
 
 Phases, each timed on its own: create N users (POST /Users), look users up with
 ``userName eq`` (what every IdP does before a write), page through all users with
@@ -10,7 +11,10 @@ count=100, create 20 groups and push 500 members into each in PATCH batches of 1
 then delete everything. Prints requests/s, p50/p95/p99 latency and errors per phase.
 ``--compare`` runs the same load against a second server (for example the in-memory
 reference server ``scim2-server``) so the ratio comes from one run on one machine.
-``--watch-pids`` prints the resident memory of server processes after the run.
+``--watch-pids`` (and ``--compare-pids`` for the second server) name the server's
+processes: their resident memory is printed after the run, and their CPU time per
+request in each phase, beside the whole host's and this client's (Linux /proc). On a
+saturated host, where a server's CPU goes says more than its requests/s.
 
 Standard library only; one keep-alive HTTP connection per client thread. Traffic goes
 only to the URLs given (run it against servers on this machine).
@@ -21,6 +25,7 @@ from __future__ import annotations
 import argparse
 import http.client
 import json
+import os
 import statistics
 import sys
 import threading
@@ -86,6 +91,7 @@ class Phase:
     elapsed: float = 0.0
     units: int = 0  # e.g. members added, when that is the figure that matters
     unit_name: str = ""
+    cpu_ms: dict[str, float] = field(default_factory=dict)  # per request: host, server, client
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def record(self, status: int, latency: float, expected: tuple[int, ...], detail: str = "") -> None:
@@ -115,20 +121,62 @@ class Phase:
             "p99_ms": round(pct(99), 1),
             "mean_ms": round(statistics.fmean(lat) * 1000, 1) if lat else 0.0,
         }
+        result.update({f"{where}_cpu_ms": ms for where, ms in self.cpu_ms.items()})
         if self.unit_name:
             result[f"{self.unit_name}_per_s"] = round(self.units / self.elapsed, 1) if self.elapsed else 0.0
         return result
 
 
-def _run(pool: ThreadPoolExecutor, phase: Phase, jobs) -> list:
+def host_busy_seconds() -> float | None:
+    """CPU time all cores spent on anything but idling, from /proc/stat."""
+    try:
+        with open("/proc/stat") as stat:
+            fields = [int(v) for v in stat.readline().split()[1:]]
+    except OSError:
+        return None
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)  # idle + iowait
+    return (sum(fields[:8]) - idle) / _CLOCK_TICKS
+
+
+def process_seconds(pids: list[int]) -> float | None:
+    """User + system CPU time of the given processes (those still running)."""
+    if not pids:
+        return None
+    total = 0
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/stat") as stat:
+                fields = stat.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])
+    return total / _CLOCK_TICKS
+
+
+_CLOCK_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+def _cpu_snapshot(server_pids: list[int]) -> dict[str, float | None]:
+    return {"host": host_busy_seconds(), "server": process_seconds(server_pids), "client": time.process_time()}
+
+
+def _run(pool: ThreadPoolExecutor, phase: Phase, jobs, server_pids: list[int]) -> list:
+    before = _cpu_snapshot(server_pids)
     started = time.perf_counter()
     results = list(pool.map(lambda job: job(), jobs))
     phase.elapsed = time.perf_counter() - started
+    after = _cpu_snapshot(server_pids)
+    requests = max(len(phase.latencies), 1)  # a push job sends several requests
+    phase.cpu_ms = {
+        where: round((after[where] - before[where]) / requests * 1000, 2)
+        for where in before
+        if before[where] is not None and after[where] is not None
+    }
     return results
 
 
 def run_load(base_url: str, token: str, *, users: int, concurrency: int, groups: int, group_size: int,
-             batch: int, lookups: int) -> list[Phase]:  # fmt: skip
+             batch: int, lookups: int, server_pids: list[int]) -> list[Phase]:  # fmt: skip
     client = Client(base_url, token)
     run = uuid.uuid4().hex[:8]
     emails = [f"bench-{run}-{i}@bench.example.com" for i in range(users)]
@@ -157,7 +205,7 @@ def run_load(base_url: str, token: str, *, users: int, concurrency: int, groups:
 
             return job
 
-        ids = [i for i in _run(pool, create, [create_user(i) for i in range(users)]) if i]
+        ids = [i for i in _run(pool, create, [create_user(i) for i in range(users)], server_pids) if i]
         phases.append(create)
 
         lookup = Phase("userName eq lookup")
@@ -172,7 +220,7 @@ def run_load(base_url: str, token: str, *, users: int, concurrency: int, groups:
 
             return job
 
-        _run(pool, lookup, [lookup_user(emails[i]) for i in range(0, users, step)][:lookups])
+        _run(pool, lookup, [lookup_user(emails[i]) for i in range(0, users, step)][:lookups], server_pids)
         phases.append(lookup)
 
         paging = Phase("page users (count=100)")
@@ -185,7 +233,7 @@ def run_load(base_url: str, token: str, *, users: int, concurrency: int, groups:
 
             return job
 
-        _run(pool, paging, [page(1 + 100 * p) for p in range(total_pages)])
+        _run(pool, paging, [page(1 + 100 * p) for p in range(total_pages)], server_pids)
         phases.append(paging)
 
         push = Phase("push group members", unit_name="members")
@@ -214,7 +262,7 @@ def run_load(base_url: str, token: str, *, users: int, concurrency: int, groups:
 
             return job
 
-        group_ids = [g for g in _run(pool, push, [push_group(g) for g in range(groups)]) if g]
+        group_ids = [g for g in _run(pool, push, [push_group(g) for g in range(groups)], server_pids) if g]
         phases.append(push)
 
         delete = Phase("delete everything")
@@ -227,7 +275,7 @@ def run_load(base_url: str, token: str, *, users: int, concurrency: int, groups:
             return job
 
         jobs = [remove("Groups", g) for g in group_ids] + [remove("Users", u) for u in ids]
-        _run(pool, delete, jobs)
+        _run(pool, delete, jobs, server_pids)
         phases.append(delete)
     return phases
 
@@ -235,13 +283,14 @@ def run_load(base_url: str, token: str, *, users: int, concurrency: int, groups:
 def print_table(title: str, phases: list[Phase]) -> None:
     print(f"\n== {title}")
     header = f"{'phase':<26}{'requests':>9}{'errors':>8}{'req/s':>9}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}"
-    print(header)
+    print(header + "   CPU ms/request: host server client")
     for phase in phases:
         s = phase.summary()
+        cpu = "".join(f"{phase.cpu_ms.get(where, '-'):>7}" for where in ("host", "server", "client"))
         extra = f"  {phase.unit_name}/s={s[phase.unit_name + '_per_s']}" if phase.unit_name else ""
         print(
             f"{s['phase']:<26}{s['requests']:>9}{s['errors']:>8}{s['req_per_s']:>9}"
-            f"{s['p50_ms']:>9}{s['p95_ms']:>9}{s['p99_ms']:>9}{extra}"
+            f"{s['p50_ms']:>9}{s['p95_ms']:>9}{s['p99_ms']:>9}{' ' * 17}{cpu}{extra}"
         )
         for sample in phase.error_samples:
             print(f"    error: {sample}")
@@ -258,6 +307,10 @@ def rss_mb(pid: int) -> float | None:
     return None
 
 
+def _pids(text: str) -> list[int]:
+    return [int(p) for p in text.split(",") if p.strip()]
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("url", help="SCIM base URL, e.g. http://127.0.0.1:8000/api/scim/v2")
@@ -269,7 +322,8 @@ def main(argv=None) -> int:
     parser.add_argument("--batch", type=int, default=100, help="members per PATCH")
     parser.add_argument("--lookups", type=int, default=5000)
     parser.add_argument("--compare", nargs=2, metavar=("URL", "TOKEN"), help="a second server to run the same load")
-    parser.add_argument("--watch-pids", default="", help="comma-separated server PIDs whose RSS to print")
+    parser.add_argument("--watch-pids", default="", help="comma-separated PIDs of the server: RSS and CPU")
+    parser.add_argument("--compare-pids", default="", help="comma-separated PIDs of the --compare server")
     parser.add_argument("--json", action="store_true", help="also print the figures as JSON")
     args = parser.parse_args(argv)
 
@@ -283,11 +337,12 @@ def main(argv=None) -> int:
     )
     print(f"SCIM load: {args.users} users, {args.groups} groups x {args.group_size} members, "
           f"PATCH batches of {args.batch}, concurrency {args.concurrency}")  # fmt: skip
-    results = {args.url: run_load(args.url, args.token, **options)}
+    pids = _pids(args.watch_pids)
+    results = {args.url: run_load(args.url, args.token, server_pids=pids, **options)}
     print_table(args.url, results[args.url])
     if args.compare:
         url, token = args.compare
-        results[url] = run_load(url, token, **options)
+        results[url] = run_load(url, token, server_pids=_pids(args.compare_pids), **options)
         print_table(url, results[url])
         print(f"\n== ratio {args.url} / {url} (req/s; members/s for the push phase)")
         for mine, theirs in zip(results[args.url], results[url], strict=True):
@@ -295,8 +350,7 @@ def main(argv=None) -> int:
             key = f"{mine.unit_name}_per_s" if mine.unit_name else "req_per_s"
             ratio = a[key] / b[key] if b[key] else float("inf")
             print(f"{mine.name:<26}{a[key]:>10} vs {b[key]:>10}  x{ratio:.2f}")
-    pids = [int(p) for p in args.watch_pids.split(",") if p.strip()]
-    for pid in pids:
+    for pid in pids + _pids(args.compare_pids):
         size = rss_mb(pid)
         print(f"RSS of pid {pid}: {size:.0f} MB" if size is not None else f"pid {pid}: not running")
     if args.json:

@@ -38,6 +38,7 @@ from urllib.parse import quote, urlsplit
 USER_URN = "urn:ietf:params:scim:schemas:core:2.0:User"
 GROUP_URN = "urn:ietf:params:scim:schemas:core:2.0:Group"
 PATCH_URN = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
+_CLOCK_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100  # /proc counts CPU in these
 
 
 class Client:
@@ -151,9 +152,6 @@ def process_seconds(pids: list[int]) -> float | None:
             continue
         total += int(fields[11]) + int(fields[12])
     return total / _CLOCK_TICKS
-
-
-_CLOCK_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 
 
 def _cpu_snapshot(server_pids: list[int]) -> dict[str, float | None]:

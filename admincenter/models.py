@@ -50,7 +50,9 @@ class Organization(models.Model):
         choices=ScimDeactivateAction.choices,
         default=ScimDeactivateAction.DISABLE,
     )
-    selective_local_login = models.BooleanField(default=False)
+    # "Require SSO": password sign-in is refused for everyone whose home this is, except the
+    # break-glass users marked ``User.local_login_allowed`` (docs/domain.md, "Sign-in").
+    require_sso = models.BooleanField(default=False)
     created_at = models.DateTimeField(default=timezone.now)
     created_by = models.CharField(max_length=255, blank=True, help_text="Label of the actor who created it.")
 
@@ -70,13 +72,61 @@ class SsoProtocol(models.TextChoices):
     OIDC = "oidc", "OpenID Connect"
 
 
+class SamlNameIdFormat(models.TextChoices):
+    EMAIL = "urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress", "Email address"
+    UNSPECIFIED = "urn:oasis:names:tc:SAML:1.1:nameid-format:unspecified", "Unspecified"
+    PERSISTENT = "urn:oasis:names:tc:SAML:2.0:nameid-format:persistent", "Persistent"
+
+
+class OidcTokenAuthMethod(models.TextChoices):
+    # RFC 6749 §2.3.1 and OpenID Connect Core §9: client_secret_basic is the default.
+    CLIENT_SECRET_BASIC = "client_secret_basic", "client_secret_basic (HTTP Basic)"
+    CLIENT_SECRET_POST = "client_secret_post", "client_secret_post (form body)"
+
+
 class SsoConnection(models.Model):
+    """An identity provider the organization signs in with: a SAML 2.0 IdP or an OpenID
+    Connect provider. The protocol fields of the other protocol stay blank. A connection
+    without its protocol's required fields is a *draft*: it is listed but signs nobody in
+    (``is_ready``)."""
+
     organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="sso_connections")
+    # Public, unguessable id used in the connection's URLs (ACS, metadata, redirect URI).
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     name = models.CharField(max_length=100)
     protocol = models.CharField(max_length=4, choices=SsoProtocol.choices)
-    # Protocol settings (SAML entity id / SSO URL / certificate, OIDC issuer / client id).
-    # The SSO login itself is a later feature; the values are kept so admins can record them.
-    settings = models.JSONField(default=dict, blank=True)
+
+    # SAML 2.0: the IdP's values (pasted, entered, or read from its metadata).
+    saml_idp_entity_id = models.CharField(max_length=1024, blank=True)
+    saml_idp_sso_url = models.URLField(max_length=1024, blank=True)
+    saml_idp_x509_cert = models.TextField(blank=True, help_text="PEM or base64 body of the IdP signing certificate.")
+    saml_idp_metadata_url = models.URLField(max_length=1024, blank=True)
+    saml_nameid_format = models.CharField(
+        max_length=128, choices=SamlNameIdFormat.choices, default=SamlNameIdFormat.EMAIL
+    )
+    # Off by default: an unsolicited response has no InResponseTo to bind it to a browser.
+    saml_allow_idp_initiated = models.BooleanField(default=False)
+
+    # OpenID Connect: discovery from the issuer; the secret only ever stored encrypted.
+    oidc_issuer = models.URLField(max_length=1024, blank=True)
+    oidc_client_id = models.CharField(max_length=255, blank=True)
+    oidc_client_secret_encrypted = models.TextField(blank=True)
+    oidc_scopes = models.CharField(max_length=255, default="openid email profile", blank=True)
+    oidc_token_auth_method = models.CharField(
+        max_length=32, choices=OidcTokenAuthMethod.choices, default=OidcTokenAuthMethod.CLIENT_SECRET_BASIC
+    )
+
+    # Attribute (SAML) or claim (OIDC) names; blank means the protocol's default
+    # (see admincenter.sso_identity.DEFAULT_ATTRIBUTES). A blank SAML email attribute means the NameID.
+    email_attribute = models.CharField(max_length=255, blank=True)
+    given_name_attribute = models.CharField(max_length=255, blank=True)
+    family_name_attribute = models.CharField(max_length=255, blank=True)
+    groups_attribute = models.CharField(max_length=255, blank=True)
+    # Group claims add JIT memberships to existing custom groups; off by default.
+    group_claims_enabled = models.BooleanField(default=False)
+    # A separate opt-in before a claim may add anyone to Admin Center Administrators.
+    group_claims_grant_admin = models.BooleanField(default=False)
+
     scim_enabled = models.BooleanField(default=False)
     scim_enabled_at = models.DateTimeField(null=True, blank=True)
     scim_enabled_by = models.CharField(max_length=255, blank=True)
@@ -100,18 +150,60 @@ class SsoConnection(models.Model):
     def domain_names(self) -> list[str]:
         return sorted(d.domain for d in self.domains.all())
 
+    @property
+    def is_saml(self) -> bool:
+        return self.protocol == SsoProtocol.SAML
+
+    @property
+    def is_oidc(self) -> bool:
+        return self.protocol == SsoProtocol.OIDC
+
+    @property
+    def is_ready(self) -> bool:
+        """Whether the protocol settings needed to sign someone in are all present."""
+        if self.is_saml:
+            return bool(self.saml_idp_entity_id and self.saml_idp_sso_url and self.saml_idp_x509_cert)
+        if self.is_oidc:
+            return bool(self.oidc_issuer and self.oidc_client_id and self.oidc_client_secret_encrypted)
+        return False
+
 
 class SsoDomain(models.Model):
-    """An email domain served by one connection; a domain belongs to one connection anywhere."""
+    """An email domain served by one connection.
+
+    Anyone may *claim* a domain, but it identifies an organization only once that
+    organization proved control of it with a DNS TXT record (``verified_at``): a verified
+    domain belongs to exactly one organization, home realm discovery and JIT use verified
+    domains only, and no other organization may create users in it.
+    """
 
     connection = models.ForeignKey(SsoConnection, on_delete=models.CASCADE, related_name="domains")
-    domain = models.CharField(max_length=253, unique=True)
+    # Copied from the connection so the per-organization constraints are database constraints.
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="sso_domains")
+    domain = models.CharField(max_length=253)
+    # The value of the TXT record that proves control: "optiid-domain-verification=<token>".
+    verification_token = models.CharField(max_length=64)
+    verified_at = models.DateTimeField(null=True, blank=True)
+    verified_by = models.CharField(max_length=255, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
         ordering = ["domain"]
+        constraints = [
+            models.UniqueConstraint(fields=["organization", "domain"], name="sso_domain_unique_per_org"),
+            models.UniqueConstraint(
+                fields=["domain"],
+                condition=Q(verified_at__isnull=False),
+                name="sso_domain_verified_once",
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.domain
+
+    @property
+    def is_verified(self) -> bool:
+        return self.verified_at is not None
 
 
 class ScimToken(models.Model):
@@ -195,6 +287,8 @@ class User(AbstractBaseUser, PermissionsMixin):
     # Other IdP-owned SCIM attributes stored as sent (name.formatted, phoneNumbers, ...).
     scim_attributes = models.JSONField(default=dict, blank=True)
     is_active = models.BooleanField(default=True)
+    # Break-glass: keeps password sign-in while the organization requires SSO.
+    local_login_allowed = models.BooleanField(default=False)
     is_staff = models.BooleanField(default=False, help_text="Platform operator: may use Django admin.")
     source = models.CharField(max_length=8, choices=UserSource.choices, default=UserSource.MANUAL)
     scim_connection = models.ForeignKey(

@@ -49,6 +49,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "admincenter",
     "scim",
+    "sso",
 ]
 
 MIDDLEWARE = [
@@ -202,6 +203,27 @@ AUDIT_EVENT_RETENTION_DAYS = env_int(ENV, "AUDIT_EVENT_RETENTION_DAYS", 365, min
 # ones are written by a Celery task into AUDIT_EXPORT_DIR (shared by web and worker hosts).
 AUDIT_EXPORT_STREAM_MAX_ROWS = env_int(ENV, "AUDIT_EXPORT_STREAM_MAX_ROWS", 5000)
 AUDIT_EXPORT_DIR = Path(ENV.get("AUDIT_EXPORT_DIR", "").strip() or BASE_DIR / "var" / "exports")
+
+# --- Sign-in through the organization's IdP (sso/) ------------------------------
+# The public origin of this deployment (https://admin.example.com): the SAML entity ID, ACS
+# URL and OIDC redirect URI are built from it. Derived from the request when unset.
+PUBLIC_BASE_URL = ENV.get("PUBLIC_BASE_URL", "").strip().rstrip("/")
+if PUBLIC_BASE_URL and not PUBLIC_BASE_URL.startswith(("http://", "https://")):
+    raise ImproperlyConfigured(f"PUBLIC_BASE_URL={PUBLIC_BASE_URL!r} must start with https:// (or http:// locally).")
+# Fernet keys for secrets stored in the database (OIDC client secrets); derived from
+# DJANGO_SECRET_KEY when unset. The first key encrypts, all decrypt (rotation).
+FIELD_ENCRYPTION_KEYS = env_list(ENV, "FIELD_ENCRYPTION_KEYS", [])
+# Outbound calls to an IdP (SAML metadata URL, OIDC discovery, JWKS, token endpoint).
+SSO_HTTP_TIMEOUT_SECONDS = env_int(ENV, "SSO_HTTP_TIMEOUT_SECONDS", 5, minimum=1)
+SSO_METADATA_MAX_BYTES = env_int(ENV, "SSO_METADATA_MAX_BYTES", 1_000_000, minimum=10_000)
+# How long a started sign-in (AuthnRequest id, OIDC state/nonce/PKCE) may take to come back.
+SSO_PENDING_TTL_SECONDS = env_int(ENV, "SSO_PENDING_TTL_SECONDS", 600, minimum=60)
+# Allowed clock difference with the IdP for NotBefore/NotOnOrAfter, exp/iat.
+SSO_CLOCK_SKEW_SECONDS = env_int(ENV, "SSO_CLOCK_SKEW_SECONDS", 120)
+# DNS servers for domain verification ("ip" or "ip:port", comma-separated); the system
+# resolver when unset. Tests point it at a DNS server they start.
+SSO_DNS_NAMESERVERS = env_list(ENV, "SSO_DNS_NAMESERVERS", [])
+SSO_DNS_TIMEOUT_SECONDS = env_int(ENV, "SSO_DNS_TIMEOUT_SECONDS", 3, minimum=1)
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [],

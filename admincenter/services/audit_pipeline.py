@@ -348,6 +348,38 @@ _PHRASES: dict[str, tuple] = {
         lambda t, b, a: f"was refused at sign-in: {a.get('reason', '')}".rstrip(": "),
         lambda t, b, a: "sign in",
     ),
+    # Sign-in outcomes (sso/ and the password form): the reason, never the assertion.
+    "login.success": (
+        lambda t, b, a: f"{t} signed in with {a.get('method', 'SSO')}",
+        lambda t, b, a: "sign in",
+    ),
+    "login.refused": (
+        lambda t, b, a: f"refused sign-in of {t}: {a.get('reason', '')}".rstrip(": "),
+        lambda t, b, a: "sign in",
+    ),
+    "login.failure": (
+        lambda t, b, a: f"sign-in failed at {t}: {a.get('reason', '')}".rstrip(": "),
+        lambda t, b, a: "sign in",
+    ),
+    "sso_connection.test": (
+        lambda t, b, a: f"tested sign-in with SSO connection {t}",
+        lambda t, b, a: f"test SSO connection {t}",
+    ),
+    "domain.verify": (lambda t, b, a: f"verified domain {t}", lambda t, b, a: f"verify domain {t}"),
+    "domain.verify_failed": (
+        lambda t, b, a: f"could not verify domain {t}: {a.get('reason', '')}".rstrip(": "),
+        lambda t, b, a: f"verify domain {t}",
+    ),
+    "organization.require_sso": (
+        lambda t, b, a: "required SSO sign-in" if a.get("require_sso") else "allowed password sign-in again",
+        lambda t, b, a: "change the sign-in policy",
+    ),
+    "user.local_login": (
+        lambda t, b, a: (
+            f"allowed password sign-in for {t}" if a.get("local_login_allowed") else f"removed break-glass from {t}"
+        ),
+        lambda t, b, a: f"change the sign-in options of {t}",
+    ),
     "audit.purge": (
         lambda t, b, a: (
             f"purged {_plural(int(a.get('events') or 0), 'audit event')} and "

@@ -7,6 +7,7 @@ import re
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from admincenter.encryption import encrypt
 from admincenter.errors import Conflict, Forbidden, InvalidValue, NotFound
 from admincenter.models import (
     MAX_SSO_CONNECTIONS,
@@ -19,11 +20,11 @@ from admincenter.models import (
     ProvisioningMode,
     ScimToken,
     SsoConnection,
-    SsoDomain,
     SsoProtocol,
     User,
 )
 from admincenter.services.audit import Actor, audit_record
+from admincenter.services.domains import sso_domains_set
 
 _DOMAIN_RE = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
 
@@ -61,18 +62,27 @@ def _own_connection(organization: Organization, connection: SsoConnection) -> Ss
 
 
 def _set_domains(connection: SsoConnection, domains: list[str]) -> None:
-    taken = SsoDomain.objects.filter(domain__in=domains).exclude(connection=connection).values_list("domain", flat=True)
-    taken = sorted(taken)
-    if taken:
-        raise Conflict(
-            f"Domain already used by another SSO connection: {', '.join(taken)}.",
-            field="domains",
-        )
-    SsoDomain.objects.filter(connection=connection).exclude(domain__in=domains).delete()
-    SsoDomain.objects.bulk_create(
-        [SsoDomain(connection=connection, domain=d) for d in domains],
-        ignore_conflicts=True,
-    )
+    sso_domains_set(connection=connection, domains=domains)
+
+
+def _protocol_fields(settings: dict | None) -> dict:
+    """Interim mapping of protocol settings to model fields (the SSO configuration work
+    replaces it with validated, typed arguments)."""
+    settings = dict(settings or {})
+    secret = settings.pop("client_secret", "")
+    fields = {k: v for k, v in settings.items() if k in _PROTOCOL_FIELDS}
+    if secret:
+        fields["oidc_client_secret_encrypted"] = encrypt(secret)
+    return fields
+
+
+_PROTOCOL_FIELDS = {
+    "saml_idp_entity_id",
+    "saml_idp_sso_url",
+    "saml_idp_x509_cert",
+    "oidc_issuer",
+    "oidc_client_id",
+}
 
 
 def _check_name_length(name: str) -> None:
@@ -117,7 +127,7 @@ def sso_connection_create(
     if organization.sso_connections.filter(name__iexact=name).exists():
         raise Conflict(f"An SSO connection named '{name}' already exists.", field="name")
     connection = SsoConnection.objects.create(
-        organization=organization, name=name, protocol=protocol, settings=settings or {}
+        organization=organization, name=name, protocol=protocol, **_protocol_fields(settings)
     )
     _set_domains(connection, domains)
     audit_record(
@@ -161,7 +171,8 @@ def sso_connection_update(
     if protocol is not None:
         connection.protocol = _validate_protocol(protocol)
     if settings is not None:
-        connection.settings = settings
+        for field, value in _protocol_fields(settings).items():
+            setattr(connection, field, value)
     connection.save()
     if domains is not None:
         _set_domains(connection, normalize_domains(domains))

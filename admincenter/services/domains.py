@@ -42,3 +42,17 @@ def sso_domains_set(*, connection: SsoConnection, domains: list[str]) -> None:
             if d not in existing
         ]
     )
+
+
+def email_domain(email: str) -> str:
+    return (email or "").rsplit("@", 1)[-1].strip().lower()
+
+
+def verified_domain_for(email: str) -> SsoDomain | None:
+    """The verified domain row that owns ``email``'s domain anywhere, with its connection
+    and organization, or None. Home realm discovery and JIT rely on this only."""
+    return (
+        SsoDomain.objects.select_related("connection", "organization")
+        .filter(domain=email_domain(email), verified_at__isnull=False)
+        .first()
+    )

@@ -187,7 +187,7 @@ def scim_user_update(
     if "email" in values:
         values["email"] = normalize_email(values["email"], field="userName")
         if values["email"] != user.email:
-            ensure_email_free(values["email"], exclude=user, field="userName")
+            ensure_email_free(values["email"], organization=organization, exclude=user, field="userName")
     if "manager_id" in values:
         _check_manager(organization, values["manager_id"], user)
     active = values.pop("is_active", user.is_active)

@@ -31,6 +31,7 @@ from admincenter.models import (
     UserSource,
 )
 from admincenter.services.audit import Actor, audit_record, changed_fields
+from admincenter.services.domains import verified_by_another_organization
 from admincenter.services.organizations import add_new_user_to_everyone
 from admincenter.services.transactions import atomic
 
@@ -60,14 +61,33 @@ def clean_name(value: str | None, *, field: str) -> str:
     return value
 
 
-def ensure_email_free(email: str, *, exclude: User | None = None, field: str = "email") -> None:
-    """Emails are unique across all organizations. The message never says which
-    organization holds the address (domain.md §3.3)."""
+def email_taken(email: str, *, field: str = "email") -> Conflict:
+    """The one refusal for an address a user of this organization cannot have: taken by
+    anyone, anywhere, or in a domain another organization verified. The same words for
+    both, so the answer never tells which, nor which organization (domain.md §3.3)."""
+    return Conflict(f"The email address {email} is already in use.", field=field)
+
+
+def ensure_email_free(
+    email: str, *, organization: Organization | None = None, exclude: User | None = None, field: str = "email"
+) -> None:
+    """Emails are unique across all organizations. With ``organization``, the address
+    must also be one a home user of that organization may have (``ensure_domain_open``)."""
     taken = User.objects.filter(email=email)
     if exclude is not None:
         taken = taken.exclude(pk=exclude.pk)
     if taken.exists():
-        raise Conflict(f"The email address {email} is already in use.", field=field)
+        raise email_taken(email, field=field)
+    if organization is not None:
+        ensure_domain_open(organization=organization, email=email, field=field)
+
+
+def ensure_domain_open(*, organization: Organization, email: str, field: str = "email") -> None:
+    """A domain verified by one organization is closed to every other one: none may
+    create a home user there or move one's email there, by SCIM, in the Admin Center
+    or at an SSO sign-in (``SsoDomain``). Refused exactly as a taken address is."""
+    if verified_by_another_organization(organization=organization, email=email):
+        raise email_taken(email, field=field)
 
 
 _USER_INSERT = RowInsert(User)  # SCIM creates people by the thousand: compiled once
@@ -76,12 +96,14 @@ _USER_INSERT = RowInsert(User)  # SCIM creates people by the thousand: compiled 
 def save_new_user(*, organization: Organization, user: User, actor: Actor, audit_after: dict) -> User:
     """Insert a new home user of ``organization``: every path (manual, JIT, SCIM) ends
     here, so every new user joins *Everyone* and is audited as ``user.create``. A taken
-    email, also one lost to a concurrent creation, is Conflict from the unique index."""
+    email, also one lost to a concurrent creation, is Conflict from the unique index; so
+    is an email in a domain another organization verified (``ensure_domain_open``)."""
+    ensure_domain_open(organization=organization, email=user.email)
     try:
         with atomic():
             _USER_INSERT.insert_instance(user)
     except IntegrityError:
-        raise Conflict(f"The email address {user.email} is already in use.", field="email") from None
+        raise email_taken(user.email) from None
     add_new_user_to_everyone(organization, user, actor)
     audit_record(
         organization=organization,
@@ -164,7 +186,8 @@ def user_update(*, organization: Organization, user: User, actor: Actor, **chang
     before = {f: getattr(user, f) for f in changes}
     if "email" in changes:
         changes["email"] = normalize_email(changes["email"])
-        ensure_email_free(changes["email"], exclude=user)
+        if changes["email"] != user.email:  # a user kept in a now-closed domain can still be renamed
+            ensure_email_free(changes["email"], organization=organization, exclude=user)
     for field in ("given_name", "family_name"):
         if field in changes:
             changes[field] = clean_name(changes[field], field=field)
@@ -178,7 +201,7 @@ def user_update(*, organization: Organization, user: User, actor: Actor, **chang
         with atomic():
             user.save()
     except IntegrityError:
-        raise Conflict(f"The email address {user.email} is already in use.", field="email") from None
+        raise email_taken(user.email) from None
     audit_record(
         organization=organization,
         actor=actor,

@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import re
 
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from django.core.exceptions import ValidationError
+from django.core.validators import URLValidator
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -16,8 +22,10 @@ from admincenter.models import (
     GroupKind,
     GroupMembership,
     MembershipOwner,
+    OidcTokenAuthMethod,
     Organization,
     ProvisioningMode,
+    SamlNameIdFormat,
     ScimToken,
     SsoConnection,
     SsoProtocol,
@@ -65,24 +73,218 @@ def _set_domains(connection: SsoConnection, domains: list[str]) -> None:
     sso_domains_set(connection=connection, domains=domains)
 
 
-def _protocol_fields(settings: dict | None) -> dict:
-    """Interim mapping of protocol settings to model fields (the SSO configuration work
-    replaces it with validated, typed arguments)."""
-    settings = dict(settings or {})
-    secret = settings.pop("client_secret", "")
-    fields = {k: v for k, v in settings.items() if k in _PROTOCOL_FIELDS}
-    if secret:
-        fields["oidc_client_secret_encrypted"] = encrypt(secret)
-    return fields
+# --- Protocol settings ------------------------------------------------------------------
 
-
-_PROTOCOL_FIELDS = {
+_SAML_FIELDS = (
     "saml_idp_entity_id",
     "saml_idp_sso_url",
     "saml_idp_x509_cert",
+    "saml_idp_metadata_url",
+    "saml_nameid_format",
+    "saml_allow_idp_initiated",
+)
+_OIDC_FIELDS = (
     "oidc_issuer",
     "oidc_client_id",
+    "oidc_client_secret",  # plaintext in; stored as oidc_client_secret_encrypted
+    "oidc_scopes",
+    "oidc_token_auth_method",
+)
+_MAPPING_FIELDS = (
+    "email_attribute",
+    "given_name_attribute",
+    "family_name_attribute",
+    "groups_attribute",
+    "group_claims_enabled",
+    "group_claims_grant_admin",
+)
+SETTING_NAMES = _SAML_FIELDS + _OIDC_FIELDS + _MAPPING_FIELDS
+_PROTOCOL_FIELDS = {SsoProtocol.SAML: _SAML_FIELDS, SsoProtocol.OIDC: _OIDC_FIELDS}
+_BOOLEAN_FIELDS = frozenset({"saml_allow_idp_initiated", "group_claims_enabled", "group_claims_grant_admin"})
+_URL_FIELDS = frozenset({"saml_idp_sso_url", "saml_idp_metadata_url", "oidc_issuer"})
+_SECRET_MAX_LENGTH = 2048
+# RFC 6749 §3.3: scope-token = 1*( %x21 / %x23-5B / %x5D-7E ), separated by spaces.
+_SCOPE_TOKEN_RE = re.compile(r"^[\x21\x23-\x5b\x5d-\x7e]+$")
+_validate_http_url = URLValidator(schemes=["http", "https"])
+# What the audit trail records instead of the client secret.
+SECRET_CHANGED = "changed"
+
+
+def _max_length(field: str) -> int | None:
+    return SsoConnection._meta.get_field(field).max_length
+
+
+def _clean_text(field: str, value) -> str:
+    text = str(value if value is not None else "").strip()
+    limit = _max_length(field)
+    if limit and len(text) > limit:
+        raise InvalidValue(f"{_LABELS[field]} can be at most {limit} characters.", field=field)
+    return text
+
+
+def _clean_url(field: str, value) -> str:
+    url = _clean_text(field, value)
+    if url:
+        try:
+            _validate_http_url(url)
+        except ValidationError:
+            raise InvalidValue(f"{_LABELS[field]} must be an http:// or https:// URL.", field=field) from None
+    return url
+
+
+def normalize_certificate(value, *, field: str = "saml_idp_x509_cert") -> str:
+    """A PEM certificate, or the base64 body of one (as metadata carries it), as PEM.
+
+    ``cryptography`` parses it, so what is stored is a certificate python3-saml can use."""
+    text = str(value or "").strip()
+    if not text:
+        return ""
+    try:
+        if "-----BEGIN" in text:
+            certificate = x509.load_pem_x509_certificate(text.encode())
+        else:
+            certificate = x509.load_der_x509_certificate(base64.b64decode("".join(text.split()), validate=True))
+    except (ValueError, binascii.Error):
+        raise InvalidValue(
+            "The IdP certificate is not a valid X.509 certificate (paste the PEM, with its BEGIN and END lines).",
+            field=field,
+        ) from None
+    return certificate.public_bytes(serialization.Encoding.PEM).decode()
+
+
+def certificate_fingerprint(pem: str) -> str:
+    """SHA-256 fingerprint of a stored certificate, as IdPs display it (colon-separated hex)."""
+    if not pem:
+        return ""
+    digest = x509.load_pem_x509_certificate(pem.encode()).fingerprint(hashes.SHA256())
+    return "SHA256:" + ":".join(f"{byte:02X}" for byte in digest)
+
+
+def _clean_scopes(value) -> str:
+    scopes = []
+    for scope in str(value or "").split():
+        if not _SCOPE_TOKEN_RE.match(scope):
+            raise InvalidValue(f"'{scope}' is not a valid OAuth scope.", field="oidc_scopes")
+        if scope not in scopes:
+            scopes.append(scope)
+    if "openid" not in scopes:
+        raise InvalidValue("The scopes must include openid.", field="oidc_scopes")
+    return _clean_text("oidc_scopes", " ".join(scopes))
+
+
+def _clean_choice(field: str, value, choices) -> str:
+    value = str(value or "").strip()
+    if value not in choices.values:
+        raise InvalidValue(f"{_LABELS[field]} must be one of: {', '.join(choices.values)}.", field=field)
+    return value
+
+
+def _clean_setting(field: str, value):
+    if field in _BOOLEAN_FIELDS:
+        if not isinstance(value, bool):
+            raise InvalidValue(f"{_LABELS[field]} must be true or false.", field=field)
+        return value
+    if field in _URL_FIELDS:
+        return _clean_url(field, value)
+    if field == "saml_idp_x509_cert":
+        return normalize_certificate(value)
+    if field == "saml_nameid_format":
+        return _clean_choice(field, value, SamlNameIdFormat)
+    if field == "oidc_token_auth_method":
+        return _clean_choice(field, value, OidcTokenAuthMethod)
+    if field == "oidc_scopes":
+        return _clean_scopes(value)
+    if field == "oidc_client_secret":
+        secret = str(value or "").strip()
+        if len(secret) > _SECRET_MAX_LENGTH:
+            raise InvalidValue(f"The client secret can be at most {_SECRET_MAX_LENGTH} characters.", field=field)
+        return secret
+    return _clean_text(field, value)
+
+
+_LABELS = {
+    "saml_idp_entity_id": "The IdP entity ID",
+    "saml_idp_sso_url": "The IdP single sign-on URL",
+    "saml_idp_x509_cert": "The IdP certificate",
+    "saml_idp_metadata_url": "The IdP metadata URL",
+    "saml_nameid_format": "The NameID format",
+    "saml_allow_idp_initiated": "Allow IdP-initiated sign-in",
+    "oidc_issuer": "The issuer",
+    "oidc_client_id": "The client ID",
+    "oidc_client_secret": "The client secret",
+    "oidc_scopes": "The scopes",
+    "oidc_token_auth_method": "The token endpoint authentication method",
+    "email_attribute": "The email attribute",
+    "given_name_attribute": "The given name attribute",
+    "family_name_attribute": "The family name attribute",
+    "groups_attribute": "The groups attribute",
+    "group_claims_enabled": "Group claims",
+    "group_claims_grant_admin": "Group claims may grant Admin Center Administrators",
 }
+
+
+def _audit_value(field: str, connection: SsoConnection):
+    """What the audit trail shows for a setting: never the secret, a fingerprint for a certificate."""
+    if field == "oidc_client_secret":
+        return "set" if connection.oidc_client_secret_encrypted else ""
+    if field == "saml_idp_x509_cert":
+        return certificate_fingerprint(connection.saml_idp_x509_cert)
+    return getattr(connection, field)
+
+
+def _default(field: str):
+    if field == "oidc_client_secret":
+        return ""
+    return SsoConnection._meta.get_field(field).get_default()
+
+
+def _apply_settings(connection: SsoConnection, given: dict, *, protocol_changed: bool) -> list[str]:
+    """Validate ``given`` (setting name -> value; None means "not given") and set it on
+    ``connection``. Returns the names of the settings whose stored value changed.
+
+    A connection holds the settings of its own protocol only: giving the other protocol's
+    settings is refused, and changing the protocol clears the old protocol's values. An
+    empty client secret keeps the stored one (the secret is write-only)."""
+    other_protocol = [f for p, fields in _PROTOCOL_FIELDS.items() if p != connection.protocol for f in fields]
+    for field in other_protocol:
+        if given.get(field) not in (None, "", False):
+            protocol = SsoProtocol(connection.protocol).label
+            raise InvalidValue(f"{_LABELS[field]} does not apply to {protocol} connections.", field=field)
+    changed: list[str] = []
+    if protocol_changed:
+        for field in other_protocol:
+            if field == "oidc_client_secret":
+                if connection.oidc_client_secret_encrypted:
+                    connection.oidc_client_secret_encrypted = ""
+                    changed.append(field)
+            elif getattr(connection, field) != _default(field):
+                setattr(connection, field, _default(field))
+                changed.append(field)
+    for field in SETTING_NAMES:
+        if field in other_protocol or given.get(field) is None:
+            continue
+        value = _clean_setting(field, given[field])
+        if field == "oidc_client_secret":
+            if value:  # always "changed": the stored value is never compared in plaintext
+                connection.oidc_client_secret_encrypted = encrypt(value)
+                changed.append(field)
+        elif getattr(connection, field) != value:
+            setattr(connection, field, value)
+            changed.append(field)
+    if connection.group_claims_grant_admin and not connection.group_claims_enabled:
+        raise InvalidValue(
+            "Turn group claims on before letting them grant Admin Center Administrators.",
+            field="group_claims_grant_admin",
+        )
+    return changed
+
+
+def _audit_settings(connection: SsoConnection, fields) -> dict:
+    """The new values of ``fields`` for the audit trail; the secret only as changed or cleared."""
+    values = {field: _audit_value(field, connection) for field in fields}
+    if "oidc_client_secret" in values:
+        values["oidc_client_secret"] = SECRET_CHANGED if connection.oidc_client_secret_encrypted else "cleared"
+    return values
 
 
 def _check_name_length(name: str) -> None:
@@ -109,9 +311,48 @@ def sso_connection_create(
     name: str,
     protocol: str,
     domains=(),
-    settings: dict | None = None,
+    saml_idp_entity_id: str | None = None,
+    saml_idp_sso_url: str | None = None,
+    saml_idp_x509_cert: str | None = None,
+    saml_idp_metadata_url: str | None = None,
+    saml_nameid_format: str | None = None,
+    saml_allow_idp_initiated: bool | None = None,
+    oidc_issuer: str | None = None,
+    oidc_client_id: str | None = None,
+    oidc_client_secret: str | None = None,
+    oidc_scopes: str | None = None,
+    oidc_token_auth_method: str | None = None,
+    email_attribute: str | None = None,
+    given_name_attribute: str | None = None,
+    family_name_attribute: str | None = None,
+    groups_attribute: str | None = None,
+    group_claims_enabled: bool | None = None,
+    group_claims_grant_admin: bool | None = None,
     actor: Actor,
 ) -> SsoConnection:
+    """Add a connection. Protocol settings left out keep their defaults; a connection
+    without its protocol's required values is a draft (``SsoConnection.is_ready``).
+    ``saml_idp_metadata_url`` is only recorded: callers fetch it (``sso.metadata``) and pass
+    the values it holds, so no network call happens inside this transaction."""
+    given = {
+        "saml_idp_entity_id": saml_idp_entity_id,
+        "saml_idp_sso_url": saml_idp_sso_url,
+        "saml_idp_x509_cert": saml_idp_x509_cert,
+        "saml_idp_metadata_url": saml_idp_metadata_url,
+        "saml_nameid_format": saml_nameid_format,
+        "saml_allow_idp_initiated": saml_allow_idp_initiated,
+        "oidc_issuer": oidc_issuer,
+        "oidc_client_id": oidc_client_id,
+        "oidc_client_secret": oidc_client_secret,
+        "oidc_scopes": oidc_scopes,
+        "oidc_token_auth_method": oidc_token_auth_method,
+        "email_attribute": email_attribute,
+        "given_name_attribute": given_name_attribute,
+        "family_name_attribute": family_name_attribute,
+        "groups_attribute": groups_attribute,
+        "group_claims_enabled": group_claims_enabled,
+        "group_claims_grant_admin": group_claims_grant_admin,
+    }
     organization = _lock_organization(organization)
     name = (name or "").strip()
     if not name:
@@ -119,6 +360,8 @@ def sso_connection_create(
     _check_name_length(name)
     protocol = _validate_protocol(protocol)
     domains = normalize_domains(domains)
+    connection = SsoConnection(organization=organization, name=name, protocol=protocol)
+    changed = _apply_settings(connection, given, protocol_changed=False)
     if organization.sso_connections.count() >= MAX_SSO_CONNECTIONS:
         raise Conflict(
             f"An organization can have at most {MAX_SSO_CONNECTIONS} SSO connections.",
@@ -126,9 +369,7 @@ def sso_connection_create(
         )
     if organization.sso_connections.filter(name__iexact=name).exists():
         raise Conflict(f"An SSO connection named '{name}' already exists.", field="name")
-    connection = SsoConnection.objects.create(
-        organization=organization, name=name, protocol=protocol, **_protocol_fields(settings)
-    )
+    connection.save()
     _set_domains(connection, domains)
     audit_record(
         organization=organization,
@@ -137,7 +378,7 @@ def sso_connection_create(
         target_type="sso_connection",
         target_id=connection.pk,
         target_label=name,
-        after={"name": name, "protocol": protocol, "domains": domains},
+        after={"name": name, "protocol": protocol, "domains": domains, **_audit_settings(connection, changed)},
     )
     return connection
 
@@ -150,9 +391,47 @@ def sso_connection_update(
     name: str | None = None,
     protocol: str | None = None,
     domains=None,
-    settings: dict | None = None,
+    saml_idp_entity_id: str | None = None,
+    saml_idp_sso_url: str | None = None,
+    saml_idp_x509_cert: str | None = None,
+    saml_idp_metadata_url: str | None = None,
+    saml_nameid_format: str | None = None,
+    saml_allow_idp_initiated: bool | None = None,
+    oidc_issuer: str | None = None,
+    oidc_client_id: str | None = None,
+    oidc_client_secret: str | None = None,
+    oidc_scopes: str | None = None,
+    oidc_token_auth_method: str | None = None,
+    email_attribute: str | None = None,
+    given_name_attribute: str | None = None,
+    family_name_attribute: str | None = None,
+    groups_attribute: str | None = None,
+    group_claims_enabled: bool | None = None,
+    group_claims_grant_admin: bool | None = None,
     actor: Actor,
 ) -> SsoConnection:
+    """Change what is given (None leaves a value as it is; "" clears a text setting, except
+    the client secret, which "" or None keeps). The audit event names each changed field
+    with its old and new value; the client secret only as "changed"."""
+    given = {
+        "saml_idp_entity_id": saml_idp_entity_id,
+        "saml_idp_sso_url": saml_idp_sso_url,
+        "saml_idp_x509_cert": saml_idp_x509_cert,
+        "saml_idp_metadata_url": saml_idp_metadata_url,
+        "saml_nameid_format": saml_nameid_format,
+        "saml_allow_idp_initiated": saml_allow_idp_initiated,
+        "oidc_issuer": oidc_issuer,
+        "oidc_client_id": oidc_client_id,
+        "oidc_client_secret": oidc_client_secret,
+        "oidc_scopes": oidc_scopes,
+        "oidc_token_auth_method": oidc_token_auth_method,
+        "email_attribute": email_attribute,
+        "given_name_attribute": given_name_attribute,
+        "family_name_attribute": family_name_attribute,
+        "groups_attribute": groups_attribute,
+        "group_claims_enabled": group_claims_enabled,
+        "group_claims_grant_admin": group_claims_grant_admin,
+    }
     _lock_organization(organization)
     connection = _own_connection(organization, connection)
     before = {
@@ -160,6 +439,7 @@ def sso_connection_update(
         "protocol": connection.protocol,
         "domains": connection.domain_names,
     }
+    settings_before = {field: _audit_value(field, connection) for field in SETTING_NAMES}
     if name is not None:
         name = name.strip()
         if not name:
@@ -168,11 +448,12 @@ def sso_connection_update(
         if organization.sso_connections.filter(name__iexact=name).exclude(pk=connection.pk).exists():
             raise Conflict(f"An SSO connection named '{name}' already exists.", field="name")
         connection.name = name
+    protocol_changed = False
     if protocol is not None:
-        connection.protocol = _validate_protocol(protocol)
-    if settings is not None:
-        for field, value in _protocol_fields(settings).items():
-            setattr(connection, field, value)
+        protocol = _validate_protocol(protocol)
+        protocol_changed = protocol != connection.protocol
+        connection.protocol = protocol
+    changed_settings = _apply_settings(connection, given, protocol_changed=protocol_changed)
     connection.save()
     if domains is not None:
         _set_domains(connection, normalize_domains(domains))
@@ -183,7 +464,9 @@ def sso_connection_update(
     }
     changed_before = {k: v for k, v in before.items() if after[k] != v}
     changed_after = {k: after[k] for k in changed_before}
-    if changed_after or settings is not None:
+    changed_before.update({field: settings_before[field] for field in changed_settings})
+    changed_after.update(_audit_settings(connection, changed_settings))
+    if changed_after:
         audit_record(
             organization=organization,
             actor=actor,

@@ -4,6 +4,7 @@ write rows directly, so they prove the constraint itself holds."""
 
 import pytest
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 
 from admincenter.models import (
     Group,
@@ -61,13 +62,21 @@ def test_sso_connection_names_are_unique_per_organization_case_insensitively():
     SsoConnection.objects.create(organization=OrganizationFactory(), name="okta", protocol="saml")
 
 
-def test_a_domain_belongs_to_one_connection_across_organizations():
-    acme_conn = SsoConnection.objects.create(organization=OrganizationFactory(), name="A", protocol="saml")
-    globex_conn = SsoConnection.objects.create(organization=OrganizationFactory(), name="B", protocol="saml")
-    SsoDomain.objects.create(connection=acme_conn, domain="shared.test")
+def test_a_domain_is_claimed_once_per_organization_and_verified_once_across_organizations():
+    acme, globex = OrganizationFactory(), OrganizationFactory()
+    acme_conn = SsoConnection.objects.create(organization=acme, name="A", protocol="saml")
+    acme_other_conn = SsoConnection.objects.create(organization=acme, name="B", protocol="oidc")
+    globex_conn = SsoConnection.objects.create(organization=globex, name="A", protocol="saml")
+    ours = SsoDomain.objects.create(connection=acme_conn, organization=acme, domain="shared.test")
+    # Within an organization a domain is claimed once, whatever the connection.
     with pytest.raises(IntegrityError), transaction.atomic():
-        SsoDomain.objects.create(connection=globex_conn, domain="shared.test")
-    assert SsoDomain.objects.get(domain="shared.test").connection == acme_conn
+        SsoDomain.objects.create(connection=acme_other_conn, organization=acme, domain="shared.test")
+    # Another organization may claim it too, and only one of them can have it verified.
+    theirs = SsoDomain.objects.create(connection=globex_conn, organization=globex, domain="shared.test")
+    SsoDomain.objects.filter(pk=ours.pk).update(verified_at=timezone.now())
+    with pytest.raises(IntegrityError), transaction.atomic():
+        SsoDomain.objects.filter(pk=theirs.pk).update(verified_at=timezone.now())
+    assert SsoDomain.objects.get(domain="shared.test", verified_at__isnull=False).pk == ours.pk
 
 
 def test_scim_token_hash_and_prefix_are_unique():

@@ -40,7 +40,6 @@ from admincenter.services.users import (
     collaborator_remove,
     user_create,
     user_delete,
-    user_jit_provision,
     user_set_active,
     user_update,
 )
@@ -73,7 +72,6 @@ __all__ = [
     "sso_connection_update",
     "user_create",
     "user_delete",
-    "user_jit_provision",
     "user_set_active",
     "user_update",
 ]

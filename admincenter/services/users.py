@@ -1,4 +1,5 @@
-"""People: manual users, collaborators and JIT provisioning at SSO login.
+"""People: manual users and collaborators (JIT provisioning at SSO sign-in is in
+``admincenter.services.signin``).
 
 SCIM-managed users are locked against admin edits here (domain.md §3.4, D5); the SCIM
 writes themselves live in ``admincenter.services.scim``.
@@ -10,22 +11,15 @@ from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import IntegrityError, connections, router
-from django.db.models import Q
 from django.utils import timezone
 
 from admincenter.errors import Conflict, Forbidden, InvalidValue, NotFound
 from admincenter.hotsql import JoinedRow, RowInsert
 from admincenter.models import (
     AuditExport,
-    Group,
-    GroupKind,
     GroupMembership,
-    MembershipOwner,
     Organization,
     OrgMembership,
-    Outcome,
-    ProvisioningMode,
-    SsoDomain,
     SystemGroupKey,
     User,
     UserSource,
@@ -473,148 +467,3 @@ def collaborator_remove(*, organization: Organization, user: User, actor: Actor)
         target_label=user.email,
         before={"email": user.email, "group_memberships": removed},
     )
-
-
-def user_jit_provision(
-    *,
-    organization: Organization,
-    email: str,
-    given_name: str = "",
-    family_name: str = "",
-    group_claims=(),
-    actor: Actor | None = None,
-) -> User:
-    """Create or update the user signing in with SSO in JIT mode (domain.md §3.1).
-
-    In SCIM mode only existing active users get through (unchanged, claims ignored).
-    Refused for emails the organization does not serve; every refusal
-    is audited as ``login.jit_refused`` (committed even though the login fails). Group
-    claims only ever add the user to existing custom groups (O10).
-    """
-    email = normalize_email(email)
-    actor = actor or Actor.jit(email)
-    try:
-        return _jit_provision(organization, email, given_name, family_name, group_claims, actor)
-    except (Forbidden, Conflict) as refusal:
-        audit_record(
-            organization=organization,
-            actor=actor,
-            action="login.jit_refused",
-            target_type="user",
-            target_label=email,
-            after={"reason": refusal.message},
-            outcome=Outcome.DENIED,
-        )
-        raise
-
-
-def _belongs_to(user: User, organization: Organization) -> bool:
-    return (
-        user.home_organization_id == organization.pk
-        or OrgMembership.objects.filter(user=user, organization=organization).exists()
-    )
-
-
-@atomic
-def _jit_provision(organization, email, given_name, family_name, group_claims, actor: Actor) -> User:
-    # The IdP's names are cut to fit rather than refusing the sign-in.
-    given_name = (given_name or "").strip()[:NAME_MAX_LENGTH]
-    family_name = (family_name or "").strip()[:NAME_MAX_LENGTH]
-    user = User.objects.select_for_update().filter(email=email).first()
-    if organization.provisioning_mode == ProvisioningMode.SCIM:
-        # JIT is off in SCIM mode (§3.1.2): existing active users sign in as they are,
-        # group claims are ignored, nobody new is created.
-        if user is not None and user.is_active and _belongs_to(user, organization):
-            return user
-        raise Forbidden(
-            "Your organization provisions accounts from its identity provider. "
-            "Ask your IdP administrator to assign you to the Admin Center application."
-        )
-    if user is not None and user.home_organization_id != organization.pk:
-        if not _belongs_to(user, organization):
-            raise Conflict("This account belongs to another organization.")
-        return user  # a collaborator signs in; JIT never edits another organization's user
-    if user is None:
-        domain = email.rsplit("@", 1)[1]
-        if not SsoDomain.objects.filter(connection__organization=organization, domain=domain).exists():
-            raise Forbidden(f"The domain {domain} is not served by this organization's SSO connections.")
-        user = User(
-            email=email,
-            home_organization=organization,
-            given_name=(given_name or "").strip(),
-            family_name=(family_name or "").strip(),
-            source=UserSource.JIT,
-        )
-        user.set_unusable_password()
-        save_new_user(
-            organization=organization,
-            user=user,
-            actor=actor,
-            audit_after={
-                "email": email,
-                "given_name": user.given_name,
-                "family_name": user.family_name,
-                "source": "jit",
-            },
-        )
-    else:
-        before, after = changed_fields(
-            {"given_name": user.given_name, "family_name": user.family_name},
-            {
-                "given_name": (given_name or "").strip() or user.given_name,
-                "family_name": (family_name or "").strip() or user.family_name,
-            },
-        )
-        if after:
-            for field, value in after.items():
-                setattr(user, field, value)
-            user.updated_at = timezone.now()
-            user.save(update_fields=[*after, "updated_at"])
-            audit_record(
-                organization=organization,
-                actor=actor,
-                action="user.update",
-                target_type="user",
-                target_id=user.pk,
-                target_label=email,
-                before=before,
-                after=after,
-            )
-    _jit_add_group_claims(organization, user, group_claims, actor)
-    return user
-
-
-def _jit_add_group_claims(organization, user: User, group_claims, actor: Actor) -> None:
-    names = {(n or "").strip().lower() for n in group_claims or () if (n or "").strip()}
-    if not names:
-        return
-    query = Q()
-    for name in names:
-        query |= Q(name__iexact=name)
-    groups = list(
-        Group.objects.filter(query, organization=organization, kind=GroupKind.CUSTOM).exclude(memberships__user=user)
-    )
-    if not groups:
-        return
-    GroupMembership.objects.bulk_create(
-        [
-            GroupMembership(
-                group=g,
-                user=user,
-                managed_by=MembershipOwner.JIT,
-                added_by=actor.display,
-            )
-            for g in groups
-        ],
-        ignore_conflicts=True,
-    )
-    for group in groups:
-        audit_record(
-            organization=organization,
-            actor=actor,
-            action="group.member.add",
-            target_type="group",
-            target_id=group.pk,
-            target_label=group.name,
-            after={"members": [user.email], "via": "jit"},
-        )

@@ -242,17 +242,6 @@ def _scim_token_revoke(org, actor):
     return change, Expect("scim.token.revoke", "scim_token", f"old ({token.token_prefix})")
 
 
-def _jit_provision(org, actor):
-    change = lambda: services.user_jit_provision(organization=org, email="jit@acme.test", given_name="Jo")  # noqa: E731
-    return change, Expect(
-        "user.create",
-        "user",
-        "jit@acme.test",
-        after={"email": "jit@acme.test", "given_name": "Jo", "family_name": "", "source": "jit"},
-        actor_type=ActorType.JIT_LOGIN,
-    )
-
-
 CASES = {
     "user_create": _user_create,
     "user_update": _user_update,
@@ -277,7 +266,6 @@ CASES = {
     "scim_disable": _scim_disable,
     "scim_token_issue": _scim_token_issue,
     "scim_token_revoke": _scim_token_revoke,
-    "user_jit_provision": _jit_provision,
 }
 
 

@@ -355,13 +355,6 @@ def test_members_remove_refuses_malformed_ids(organization, custom_group, manual
     assert members(custom_group) == {}
 
 
-def test_admins_may_remove_jit_rows(organization, custom_group, admin):
-    user = services.user_jit_provision(organization=organization, email="jit@acme.test", group_claims=["Marketing"])
-    assert members(custom_group) == {"jit@acme.test": "jit"}
-    services.group_members_remove(organization=organization, group=custom_group, user_ids=[user.pk], actor=admin)
-    assert members(custom_group) == {}
-
-
 def test_the_last_admin_cannot_be_removed_from_the_admins_group(
     organization, admins_group, admin_user, manual_user, admin
 ):

@@ -1,9 +1,10 @@
-"""People: local users, collaborators and JIT provisioning (domain.md §2.4, §2.5, §3.1, §3.4)."""
+"""People: local users and collaborators (domain.md §2.4, §2.5, §3.4). JIT provisioning at SSO
+sign-in is tested in tests/admincenter/test_services_signin.py."""
 
 import json
 
 import pytest
-from django.db import connection, transaction
+from django.db import connection
 
 from admincenter import services
 from admincenter.errors import Conflict, Forbidden, InvalidValue, NotFound
@@ -14,14 +15,12 @@ from admincenter.models import (
     GroupMembership,
     MembershipOwner,
     OrgMembership,
-    Outcome,
     SystemGroupKey,
     User,
     UserSource,
 )
 from admincenter.services import Actor
 from tests.conftest import OPERATOR
-from tests.factories import GroupFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -465,173 +464,6 @@ def test_a_collaborator_who_is_the_last_active_admin_cannot_be_removed(
         services.collaborator_remove(organization=organization, user=collaborator, actor=admin)
     assert OrgMembership.objects.filter(user=collaborator, organization=organization).exists()
     assert GroupMembership.objects.filter(user=collaborator, group=admins_group).exists()
-
-
-# --- user_jit_provision ------------------------------------------------------------
-
-
-def test_jit_creates_a_user_for_a_served_domain(organization):
-    user = services.user_jit_provision(
-        organization=organization, email="New.Person@ACME.test", given_name="New", family_name="Person"
-    )
-    assert user.email == "new.person@acme.test"
-    assert (user.source, user.home_organization, user.given_name) == (UserSource.JIT, organization, "New")
-    assert not user.has_usable_password()
-    assert memberships_of(user) == {("Everyone", MembershipOwner.SYSTEM)}
-    event = the_event("user.create", target_id=str(user.pk))
-    assert (event.actor_type, event.actor_label) == (ActorType.JIT_LOGIN, "new.person@acme.test")
-    assert event.after["source"] == "jit"
-
-
-def test_jit_updates_the_names_of_an_existing_user(organization, manual_user):
-    old_family = manual_user.family_name
-    user = services.user_jit_provision(organization=organization, email="MANUAL@acme.test", given_name="Renamed")
-    assert user.pk == manual_user.pk
-    user.refresh_from_db()
-    assert (user.given_name, user.family_name, user.source) == ("Renamed", old_family, UserSource.MANUAL)
-    event = the_event("user.update")
-    assert event.actor_type == ActorType.JIT_LOGIN
-    assert event.after == {"given_name": "Renamed"}
-    assert set(event.before) == {"given_name"}
-    # Signing in again with the same names writes nothing.
-    services.user_jit_provision(organization=organization, email="manual@acme.test", given_name="Renamed")
-    assert AuditEvent.objects.filter(action="user.update").count() == 1
-
-
-def test_jit_cuts_overlong_idp_names_to_fit_instead_of_refusing(organization):
-    user = services.user_jit_provision(
-        organization=organization, email="long.names@acme.test", given_name="G" * 300, family_name="F" * 200
-    )
-    user.refresh_from_db()
-    assert (len(user.given_name), len(user.family_name)) == (150, 150)
-
-
-def test_jit_group_claims_only_add_to_existing_custom_groups(organization, custom_group, cms_instance, admins_group):
-    product_group = Group.objects.filter(product_instance=cms_instance).first()
-    user = services.user_jit_provision(
-        organization=organization,
-        email="claims@acme.test",
-        group_claims=[
-            " marketing ",
-            "Everyone",
-            "Admin Center Administrators",
-            product_group.name,
-            "Does Not Exist",
-            "",
-            None,
-        ],
-    )
-    assert memberships_of(user) == {("Everyone", MembershipOwner.SYSTEM), ("Marketing", MembershipOwner.JIT)}
-    assert not Group.objects.filter(name="Does Not Exist").exists()
-    event = the_event("group.member.add", target_id=str(custom_group.pk))
-    assert event.actor_type == ActorType.JIT_LOGIN
-    assert event.after == {"members": ["claims@acme.test"], "via": "jit"}
-
-
-def test_jit_group_claims_keep_an_existing_admin_row(organization, manual_user, custom_group, admin):
-    services.group_members_add(organization=organization, group=custom_group, user_ids=[manual_user.pk], actor=admin)
-    services.user_jit_provision(organization=organization, email=manual_user.email, group_claims=["Marketing"])
-    assert GroupMembership.objects.get(group=custom_group, user=manual_user).managed_by == MembershipOwner.ADMIN
-    assert AuditEvent.objects.filter(action="group.member.add", target_id=str(custom_group.pk)).count() == 1
-
-
-def test_jit_is_refused_for_a_domain_the_organization_does_not_serve(organization):
-    with pytest.raises(Forbidden, match="not served"):
-        services.user_jit_provision(organization=organization, email="someone@elsewhere.test")
-    assert not User.objects.filter(email="someone@elsewhere.test").exists()
-    event = the_event("login.jit_refused")
-    assert (event.outcome, event.actor_type, event.target_label) == (
-        Outcome.DENIED,
-        ActorType.JIT_LOGIN,
-        "someone@elsewhere.test",
-    )
-
-
-def test_jit_is_refused_for_a_user_of_another_organization(organization, hank):
-    snapshot = user_snapshot(hank)
-    with pytest.raises(Conflict):
-        services.user_jit_provision(organization=organization, email=hank.email, given_name="Hijack")
-    assert user_snapshot(hank) == snapshot
-    event = the_event("login.jit_refused")
-    assert (event.organization, event.outcome) == (organization, Outcome.DENIED)
-
-
-def test_jit_lets_a_collaborator_in_without_editing_them(organization, collaborator, custom_group):
-    snapshot = user_snapshot(collaborator)
-    user = services.user_jit_provision(
-        organization=organization, email=collaborator.email, given_name="Changed", group_claims=["Marketing"]
-    )
-    assert user.pk == collaborator.pk
-    assert user_snapshot(collaborator) == snapshot
-    assert not custom_group.memberships.exists()
-    assert not AuditEvent.objects.filter(action__in=["user.update", "login.jit_refused"]).exists()
-
-
-@pytest.mark.django_db(transaction=True)
-def test_jit_refusal_in_scim_mode_is_committed_while_the_login_fails(scim_organization, custom_group):
-    assert transaction.get_autocommit()  # no test transaction around us: what we read is committed
-    with pytest.raises(Forbidden, match="IdP administrator"):
-        services.user_jit_provision(
-            organization=scim_organization,
-            email="newcomer@acme.test",
-            given_name="New",
-            group_claims=["Marketing"],
-        )
-    assert not User.objects.filter(email="newcomer@acme.test").exists()
-    assert not custom_group.memberships.exists()
-    [event] = AuditEvent.objects.filter(action="login.jit_refused")
-    assert event.organization == scim_organization
-    assert (event.outcome, event.actor_type, event.actor_label) == (
-        Outcome.DENIED,
-        ActorType.JIT_LOGIN,
-        "newcomer@acme.test",
-    )
-    assert "IdP administrator" in event.after["reason"]
-
-
-def test_in_scim_mode_an_existing_active_user_signs_in_unchanged_and_claims_are_ignored(
-    scim_organization, scim_managed_user, custom_group
-):
-    before = AuditEvent.objects.count()
-    user = services.user_jit_provision(
-        organization=scim_organization,
-        email=scim_managed_user.email.upper(),
-        given_name="Changed",
-        group_claims=[custom_group.name],
-    )
-    assert user.pk == scim_managed_user.pk
-    user.refresh_from_db()
-    assert user.given_name == scim_managed_user.given_name
-    assert not custom_group.memberships.filter(user=user).exists()
-    assert AuditEvent.objects.count() == before
-
-
-def test_in_scim_mode_an_inactive_user_is_refused(scim_organization, scim_managed_user):
-    User.objects.filter(pk=scim_managed_user.pk).update(is_active=False)
-    with pytest.raises(Forbidden, match="IdP administrator"):
-        services.user_jit_provision(organization=scim_organization, email=scim_managed_user.email)
-    assert AuditEvent.objects.filter(action="login.jit_refused", target_label=scim_managed_user.email).exists()
-
-
-def test_jit_refuses_bad_emails_before_anything_else(organization):
-    with pytest.raises(InvalidValue):
-        services.user_jit_provision(organization=organization, email="not-an-email")
-
-
-def test_jit_group_claims_never_add_to_scim_groups_but_do_to_released_ones(scim_organization, sso_connection):
-    GroupFactory(organization=scim_organization, name="Pushed", kind="scim", scim_connection=sso_connection)
-    # Inconsistent on purpose: a SCIM group left in a JIT-mode organization is still not claimable.
-    type(scim_organization).objects.filter(pk=scim_organization.pk).update(provisioning_mode="jit")
-    scim_organization.refresh_from_db()
-    first = services.user_jit_provision(organization=scim_organization, email="x@acme.test", group_claims=["Pushed"])
-    assert memberships_of(first) == {("Everyone", MembershipOwner.SYSTEM)}
-
-    type(scim_organization).objects.filter(pk=scim_organization.pk).update(provisioning_mode="scim")
-    scim_organization.refresh_from_db()
-    services.scim_disable(organization=scim_organization, actor=OPERATOR)
-    scim_organization.refresh_from_db()
-    second = services.user_jit_provision(organization=scim_organization, email="y@acme.test", group_claims=["Pushed"])
-    assert ("Pushed", MembershipOwner.JIT) in memberships_of(second)
 
 
 def test_a_person_who_is_the_last_admin_of_another_organization_cannot_be_deactivated_or_deleted(

@@ -212,9 +212,9 @@ def test_sso_connection_list(scim_organization):
     out, _ = run("sso_connection", "list", "--org", "acme")
 
     lines = out.splitlines()
-    assert lines[0].split() == ["NAME", "PROTOCOL", "DOMAINS", "SCIM", "CREATED"]
-    assert lines[1].split()[:4] == ["PingOne", "saml", "acme.test", "enabled"]
-    assert lines[2].split()[:4] == ["Okta", "oidc", "acme.org", "-"]
+    assert lines[0].split() == ["NAME", "PROTOCOL", "STATE", "DOMAINS", "SCIM", "CREATED"]
+    assert lines[1].split()[:5] == ["PingOne", "saml", "draft", "acme.test", "enabled"]
+    assert lines[2].split()[:5] == ["Okta", "oidc", "draft", "acme.org", "-"]
 
 
 @pytest.mark.django_db

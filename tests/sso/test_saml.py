@@ -8,6 +8,7 @@ check what this module hands over."""
 from __future__ import annotations
 
 import base64
+import copy
 import datetime as dt
 import time
 import zlib
@@ -161,6 +162,24 @@ def test_tampered_signed_response_is_refused(connection, values):
 def test_signature_by_another_certificate_is_refused(connection, values):
     assert refused(connection, respond(values, signing_idp=IMPOSTOR)) == "signature_invalid"
     assert refused(connection, respond(values, signing_idp=IMPOSTOR, sign_response=True)) == "signature_invalid"
+
+
+def test_signature_wrapping_with_an_unsigned_assertion_is_refused(connection, values):
+    """XSW: keep the signed assertion for the signature check, add a forged one to be read."""
+    response = etree.fromstring(respond(values).encode())
+    ns = {"saml": OneLogin_Saml2_Constants.NS_SAML, "ds": OneLogin_Saml2_Constants.NS_DS}
+    signed = response.find("saml:Assertion", ns)
+    forged = copy.deepcopy(signed)
+    forged.remove(forged.find("ds:Signature", ns))
+    forged.set("ID", "_forged")
+    forged.find("saml:Subject/saml:NameID", ns).text = "mallory@acme.test"
+    signed.addprevious(forged)
+
+    with pytest.raises(SsoValidationError) as caught:
+        validate(connection, etree.tostring(response).decode())
+
+    assert caught.value.reason == "invalid_response"
+    assert "must contain 1 assertion" in caught.value.detail
 
 
 def test_sha1_signature_is_refused(connection, values):

@@ -516,6 +516,17 @@ def test_sign_in_round_trip(connection, values, outcomes):
     assert cache.get(f"sso:saml:req:{request_id}") is None
 
 
+def test_acs_sets_no_session_cookie(connection, values, outcomes):
+    """The cross-site POST carries no session cookie; answering with a new one would replace
+    the browser's own session and lose the pending request before ``complete``."""
+    request_id = start_in_browser(Client(), connection)
+
+    acs = post_to_acs(connection, respond(values, in_response_to=request_id))
+
+    assert acs.status_code == 303
+    assert django_settings.SESSION_COOKIE_NAME not in acs.cookies
+
+
 def test_completion_in_another_browser_is_refused(connection, values, outcomes):
     request_id = start_in_browser(Client(), connection)
     acs = post_to_acs(connection, respond(values, in_response_to=request_id))

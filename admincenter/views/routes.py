@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from admincenter.views import account, groups, products, settings, users
+from admincenter.views import account, domains, groups, products, settings, users
 
 urlpatterns = [
     # Account (any signed-in user)
@@ -43,6 +43,8 @@ urlpatterns = [
     path("settings/sso/new/", settings.sso_create, name="sso_create"),
     path("settings/sso/<int:connection_id>/edit/", settings.sso_edit, name="sso_edit"),
     path("settings/sso/<int:connection_id>/delete/", settings.sso_delete, name="sso_delete"),
+    path("settings/domains/", domains.domain_list, name="domain_list"),
+    path("settings/domains/<int:domain_id>/verify/", domains.domain_verify_view, name="domain_verify"),
     path("settings/provisioning/", settings.provisioning, name="provisioning"),
     path("settings/provisioning/scim/", settings.provisioning_scim, name="provisioning_scim"),
     path("settings/provisioning/jit/", settings.provisioning_jit, name="provisioning_jit"),

@@ -25,7 +25,7 @@ from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_POST, require_safe
 
 from admincenter.models import SsoConnection, SsoProtocol
 from sso import saml
@@ -97,7 +97,7 @@ def start(request, connection: SsoConnection, *, next_url: str = "", test: bool 
 
 
 @never_cache
-@require_GET
+@require_safe
 def metadata(request, public_id):
     connection = _saml_connection(public_id)
     return HttpResponse(saml.sp_metadata_xml(connection, request), content_type="application/samlmetadata+xml")
@@ -156,7 +156,7 @@ def acs(request, public_id):
 
 
 @never_cache
-@require_GET
+@require_GET  # not HEAD: the completion key is used up by the first request
 def complete(request, public_id):
     connection = _saml_connection(public_id)
     key = request.GET.get("k", "")

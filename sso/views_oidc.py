@@ -1,13 +1,47 @@
-"""OpenID Connect relying party views (placeholder until the OIDC work lands).
+"""OpenID Connect relying party views: send the browser to the provider, and take it back.
 
-CONTRACT: ``start(request, connection, *, next_url, test) -> HttpResponse``."""
+CONTRACT: ``start(request, connection, *, next_url, test) -> HttpResponse``. The checks
+themselves live in ``sso.oidc``; these views only route their outcome to
+``sso.views.finish_sign_in`` or ``sso.views.fail_sign_in`` (never a 500 for anything a
+browser or a provider can send)."""
 
-from django.http import HttpResponse
+from __future__ import annotations
+
+import logging
+
+from django.http import HttpResponseRedirect
+from django.shortcuts import get_object_or_404
+from django.views.decorators.http import require_GET
+
+from admincenter.models import SsoConnection, SsoProtocol
+from sso import oidc
+from sso import views as sign_in_views
+from sso.identity import SsoValidationError
+
+logger = logging.getLogger(__name__)
 
 
 def start(request, connection, *, next_url: str = "", test: bool = False):
-    return HttpResponse(status=501)
+    """Redirect to the provider's authorization endpoint (a draft connection, an
+    unreachable provider or a wrong issuer end on the failure page instead)."""
+    try:
+        url = oidc.authorization_redirect(connection, request, next_url=next_url, test=test)
+    except SsoValidationError as error:
+        logger.warning("OIDC sign-in with connection %s not started: %s", connection.public_id, error)
+        return sign_in_views.fail_sign_in(request, connection=connection, error=error)
+    return HttpResponseRedirect(url)
 
 
+@require_GET
 def callback(request, public_id):
-    return HttpResponse(status=501)
+    """The provider sends the browser back here (a top-level GET) with ``code`` and ``state``
+    or with ``error``."""
+    connection = get_object_or_404(SsoConnection, public_id=public_id, protocol=SsoProtocol.OIDC)
+    try:
+        identity, pending = oidc.complete_sign_in(connection, request)
+    except SsoValidationError as error:
+        logger.warning("OIDC sign-in with connection %s refused: %s", connection.public_id, error)
+        return sign_in_views.fail_sign_in(request, connection=connection, error=error)
+    return sign_in_views.finish_sign_in(
+        request, connection=connection, identity=identity, next_url=pending.next_url, test=pending.test
+    )

@@ -15,12 +15,16 @@ from django.core import signing
 
 from admincenter.errors import DomainError
 from admincenter.models import (
+    OidcTokenAuthMethod,
     ProductInstance,
     Role,
+    SamlNameIdFormat,
     ScimDeactivateAction,
     SsoConnection,
     SsoProtocol,
 )
+from sso.identity import DEFAULT_ATTRIBUTES
+from sso.metadata import fetch_idp_metadata, parse_idp_metadata
 
 
 class Form(forms.Form):
@@ -126,7 +130,31 @@ def _domain_lines(value: str) -> list[str]:
     return [d for d in (part.strip() for part in value.replace(",", "\n").splitlines()) if d]
 
 
+SAML_SOURCE_XML = "xml"
+SAML_SOURCE_URL = "url"
+SAML_SOURCE_MANUAL = "manual"
+SAML_SOURCES = [
+    (SAML_SOURCE_XML, "Paste the IdP metadata XML"),
+    (SAML_SOURCE_URL, "Give the IdP metadata URL (fetched now, by this server)"),
+    (SAML_SOURCE_MANUAL, "Enter the entity ID, SSO URL and certificate"),
+]
+_MAPPING_KEYS = ("email", "given_name", "family_name", "groups")
+
+
+def _mapping_placeholder(protocol: str, key: str) -> str:
+    names = DEFAULT_ATTRIBUTES[protocol][key]
+    if protocol == SsoProtocol.SAML and key == "email":
+        return "NameID, " + ", ".join(names[:2])
+    return ", ".join(names[:3])
+
+
 class SsoConnectionForm(Form):
+    """Add or edit an SSO connection. Field names are the service's keyword names, so a
+    refusal from ``sso_connection_create``/``_update`` lands next to its field.
+
+    The client secret is write-only: a password input that is never filled in, even when
+    the form is shown again with errors; left blank on an edit, the stored secret stays."""
+
     name = forms.CharField(label="Name", max_length=100, help_text="Shown on the sign-in page.")
     protocol = forms.ChoiceField(label="Protocol", choices=SsoProtocol.choices)
     domains = forms.CharField(
@@ -135,19 +163,145 @@ class SsoConnectionForm(Form):
         widget=forms.Textarea(attrs={"rows": 3}),
         help_text="One per line, for example example.com. Public mail domains such as gmail.com are refused.",
     )
-    saml_entity_id = forms.CharField(label="SAML: IdP entity ID", max_length=500, required=False)
-    saml_sso_url = forms.URLField(
-        label="SAML: single sign-on URL", max_length=500, required=False, assume_scheme="https"
+
+    # SAML 2.0: one of three ways to give the IdP's values.
+    saml_source = forms.ChoiceField(
+        label="How do you give your IdP's details?",
+        choices=SAML_SOURCES,
+        initial=SAML_SOURCE_XML,
+        widget=forms.RadioSelect,
+        required=False,
     )
-    saml_certificate = forms.CharField(
-        label="SAML: signing certificate (PEM)",
+    saml_idp_metadata_xml = forms.CharField(
+        label="IdP metadata XML",
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 5, "spellcheck": "false"}),
+        help_text="The whole metadata document your IdP offers for download.",
+    )
+    saml_idp_metadata_url = forms.URLField(
+        label="IdP metadata URL",
+        max_length=1024,
+        required=False,
+        assume_scheme="https",
+        help_text="Fetched when you save, with a time and size limit.",
+    )
+    saml_idp_entity_id = forms.CharField(label="IdP entity ID (issuer)", max_length=1024, required=False)
+    saml_idp_sso_url = forms.URLField(
+        label="IdP single sign-on URL (HTTP-Redirect)", max_length=1024, required=False, assume_scheme="https"
+    )
+    saml_idp_x509_cert = forms.CharField(
+        label="IdP signing certificate",
         required=False,
         widget=forms.Textarea(attrs={"rows": 4, "spellcheck": "false"}),
+        help_text="PEM, with its BEGIN CERTIFICATE and END CERTIFICATE lines.",
     )
-    oidc_issuer = forms.URLField(label="OIDC: issuer URL", max_length=500, required=False, assume_scheme="https")
-    oidc_client_id = forms.CharField(label="OIDC: client ID", max_length=255, required=False)
+    saml_nameid_format = forms.ChoiceField(
+        label="NameID format", choices=SamlNameIdFormat.choices, initial=SamlNameIdFormat.EMAIL, required=False
+    )
+    saml_allow_idp_initiated = forms.BooleanField(
+        label="Allow IdP-initiated sign-in",
+        required=False,
+        help_text=(
+            "Off by default. An IdP-initiated response answers no request of ours, so nothing ties it to the "
+            "browser that posts it: a stolen response can be replayed within its validity. Turn it on only if "
+            "people must start from the IdP's app launcher."
+        ),
+    )
 
-    SETTING_FIELDS = ("saml_entity_id", "saml_sso_url", "saml_certificate", "oidc_issuer", "oidc_client_id")
+    # OpenID Connect.
+    oidc_issuer = forms.URLField(label="Issuer URL", max_length=1024, required=False, assume_scheme="https")
+    oidc_client_id = forms.CharField(label="Client ID", max_length=255, required=False)
+    oidc_client_secret = forms.CharField(
+        label="Client secret",
+        max_length=2048,
+        required=False,
+        strip=True,
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
+        help_text="Stored encrypted and never shown again.",
+    )
+    oidc_scopes = forms.CharField(
+        label="Scopes",
+        max_length=255,
+        required=False,
+        initial="openid email profile",
+        help_text="Space-separated; must include openid. Add groups if your provider needs it for the groups claim.",
+    )
+    oidc_token_auth_method = forms.ChoiceField(
+        label="Client authentication at the token endpoint",
+        choices=OidcTokenAuthMethod.choices,
+        initial=OidcTokenAuthMethod.CLIENT_SECRET_BASIC,
+        required=False,
+    )
+
+    # Attribute (SAML) or claim (OIDC) mapping; blank means the defaults shown as placeholders.
+    email_attribute = forms.CharField(label="Email", max_length=255, required=False)
+    given_name_attribute = forms.CharField(label="Given name", max_length=255, required=False)
+    family_name_attribute = forms.CharField(label="Family name", max_length=255, required=False)
+    groups_attribute = forms.CharField(label="Groups", max_length=255, required=False)
+    group_claims_enabled = forms.BooleanField(
+        label="Use group claims",
+        required=False,
+        help_text=(
+            "At each sign-in, add the person to the existing custom groups named in the groups claim. "
+            "Ignored in SCIM mode. Never creates groups."
+        ),
+    )
+    group_claims_grant_admin = forms.BooleanField(
+        label="Let group claims add people to Admin Center Administrators",
+        required=False,
+        help_text="A separate opt-in: anyone your IdP puts in that group becomes an administrator here.",
+    )
+
+    SAML_FIELDS = (
+        "saml_source",
+        "saml_idp_metadata_xml",
+        "saml_idp_metadata_url",
+        "saml_idp_entity_id",
+        "saml_idp_sso_url",
+        "saml_idp_x509_cert",
+        "saml_nameid_format",
+        "saml_allow_idp_initiated",
+    )
+    OIDC_FIELDS = ("oidc_issuer", "oidc_client_id", "oidc_client_secret", "oidc_scopes", "oidc_token_auth_method")
+    MAPPING_FIELDS = (
+        "email_attribute",
+        "given_name_attribute",
+        "family_name_attribute",
+        "groups_attribute",
+        "group_claims_enabled",
+        "group_claims_grant_admin",
+    )
+    # Stored values shown when editing (never the client secret).
+    _STORED_FIELDS = (
+        "saml_idp_metadata_url",
+        "saml_idp_entity_id",
+        "saml_idp_sso_url",
+        "saml_idp_x509_cert",
+        "saml_nameid_format",
+        "saml_allow_idp_initiated",
+        "oidc_issuer",
+        "oidc_client_id",
+        "oidc_scopes",
+        "oidc_token_auth_method",
+        *MAPPING_FIELDS,
+    )
+
+    def __init__(self, *args, connection: SsoConnection | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.connection = connection
+        protocol = (self.data.get("protocol") if self.is_bound else None) or (
+            connection.protocol if connection else SsoProtocol.SAML
+        )
+        if protocol not in SsoProtocol.values:
+            protocol = SsoProtocol.SAML
+        for key in _MAPPING_KEYS:
+            field = self.fields[f"{key}_attribute"]
+            field.widget.attrs["placeholder"] = _mapping_placeholder(protocol, key)
+        self.fields["email_attribute"].help_text = "Blank: the defaults shown. For SAML, blank means the NameID."
+        if connection is not None and connection.oidc_client_secret_encrypted:
+            self.fields["oidc_client_secret"].help_text = "A secret is stored. Leave blank to keep the current secret."
+            self.fields["oidc_client_secret"].widget.attrs["placeholder"] = "(unchanged)"
+        self.parsed_metadata = None
 
     @classmethod
     def initial_for(cls, connection: SsoConnection) -> dict:
@@ -155,17 +309,64 @@ class SsoConnectionForm(Form):
             "name": connection.name,
             "protocol": connection.protocol,
             "domains": "\n".join(connection.domain_names),
+            # The stored values are shown in the manual fields; a save re-reads nothing unless asked.
+            "saml_source": SAML_SOURCE_MANUAL if connection.saml_idp_entity_id else SAML_SOURCE_XML,
         }
-        for field in cls.SETTING_FIELDS:
-            initial[field] = (connection.settings or {}).get(field, "")
+        for field in cls._STORED_FIELDS:
+            initial[field] = getattr(connection, field)
         return initial
+
+    def clean(self):
+        """Read the SAML metadata the admin chose to give (pasted or fetched); errors go
+        next to the XML or URL field."""
+        cleaned = super().clean()
+        if cleaned.get("protocol") != SsoProtocol.SAML:
+            return cleaned
+        source = cleaned.get("saml_source") or SAML_SOURCE_XML
+        try:
+            if source == SAML_SOURCE_XML and cleaned.get("saml_idp_metadata_xml", "").strip():
+                self.parsed_metadata = parse_idp_metadata(
+                    cleaned["saml_idp_metadata_xml"], field="saml_idp_metadata_xml"
+                )
+            elif source == SAML_SOURCE_URL:
+                if not cleaned.get("saml_idp_metadata_url"):
+                    if "saml_idp_metadata_url" not in self.errors:
+                        self.add_error("saml_idp_metadata_url", "Enter the metadata URL, or choose another way.")
+                else:
+                    self.parsed_metadata = fetch_idp_metadata(
+                        cleaned["saml_idp_metadata_url"], field="saml_idp_metadata_url"
+                    )
+        except DomainError as error:
+            add_domain_error(self, error)
+        return cleaned
 
     def domain_list(self) -> list[str]:
         return _domain_lines(self.cleaned_data.get("domains", ""))
 
     def protocol_settings(self) -> dict:
-        prefix = f"{self.cleaned_data['protocol']}_"
-        return {f: self.cleaned_data[f] for f in self.SETTING_FIELDS if f.startswith(prefix) and self.cleaned_data[f]}
+        """Keyword arguments for ``sso_connection_create``/``_update``: the chosen protocol's
+        settings and the mapping. A blank client secret is passed as "" (keep the stored one)."""
+        data = self.cleaned_data
+        settings = {field: data[field] for field in self.MAPPING_FIELDS}
+        if data["protocol"] == SsoProtocol.SAML:
+            source = data.get("saml_source") or SAML_SOURCE_XML
+            if self.parsed_metadata is not None:
+                settings.update(self.parsed_metadata.connection_settings())
+                settings["saml_idp_metadata_url"] = data["saml_idp_metadata_url"] if source == SAML_SOURCE_URL else ""
+            elif source == SAML_SOURCE_MANUAL:
+                for field in ("saml_idp_entity_id", "saml_idp_sso_url", "saml_idp_x509_cert", "saml_idp_metadata_url"):
+                    settings[field] = data[field]
+            settings["saml_nameid_format"] = data["saml_nameid_format"] or SamlNameIdFormat.EMAIL
+            settings["saml_allow_idp_initiated"] = data["saml_allow_idp_initiated"]
+        else:
+            settings.update(
+                oidc_issuer=data["oidc_issuer"],
+                oidc_client_id=data["oidc_client_id"],
+                oidc_client_secret=data["oidc_client_secret"],
+                oidc_scopes=data["oidc_scopes"] or "openid email profile",
+                oidc_token_auth_method=data["oidc_token_auth_method"] or OidcTokenAuthMethod.CLIENT_SECRET_BASIC,
+            )
+        return settings
 
 
 class ScimEnableForm(Form):

@@ -11,6 +11,7 @@ from __future__ import annotations
 from django.contrib import messages
 from django.http import Http404
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils.cache import add_never_cache_headers
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -31,6 +32,7 @@ from admincenter.services.settings import organization_scim_deactivate_set
 from admincenter.services.tokens import live_tokens
 from admincenter.views import queries
 from admincenter.views.common import scim_base_url, status_for
+from sso.endpoints import sp_values
 
 USED_TOKEN_NONCES = "admincenter.used_token_form_nonces"
 
@@ -79,6 +81,19 @@ def sso_list(request):
     )
 
 
+def _sso_form_page(request, form, *, connection=None, status=200):
+    """The add/edit page. Editing also shows the values to paste into the IdP and, once the
+    connection is ready, the Test sign-in button."""
+    context = {"section": "settings", "form": form, "connection": connection}
+    if connection is not None:
+        context["sp"] = sp_values(connection, request)
+        context["test_url"] = reverse("sso:test", kwargs={"public_id": connection.public_id})
+    response = render(request, "admincenter/settings/sso_form.html", context, status=status)
+    # The page may carry a just-typed client secret in the POST it answers: never cache it.
+    add_never_cache_headers(response)
+    return response
+
+
 @admin_required
 @require_http_methods(["GET", "POST"])
 def sso_create(request):
@@ -93,16 +108,17 @@ def sso_create(request):
                     name=form.cleaned_data["name"],
                     protocol=form.cleaned_data["protocol"],
                     domains=form.domain_list(),
-                    settings=form.protocol_settings(),
                     actor=request.actor,
+                    **form.protocol_settings(),
                 )
             except DomainError as error:
                 add_domain_error(form, error)
                 status = status_for(error)
             else:
-                messages.success(request, f"SSO connection {connection.name} was added.")
-                return redirect("sso_list")
-    return render(request, "admincenter/settings/sso_form.html", {"section": "settings", "form": form}, status=status)
+                state = "" if connection.is_ready else " It is a draft until its IdP settings are complete."
+                messages.success(request, f"SSO connection {connection.name} was added.{state}")
+                return redirect("sso_edit", connection_id=connection.pk)
+    return _sso_form_page(request, form, status=status)
 
 
 @admin_required
@@ -111,7 +127,7 @@ def sso_edit(request, connection_id):
     connection = _connection_or_404(request, connection_id)
     status = 200
     if request.method == "POST":
-        form = SsoConnectionForm(request.POST)
+        form = SsoConnectionForm(request.POST, connection=connection)
         status = 400
         if form.is_valid():
             try:
@@ -121,23 +137,18 @@ def sso_edit(request, connection_id):
                     name=form.cleaned_data["name"],
                     protocol=form.cleaned_data["protocol"],
                     domains=form.domain_list(),
-                    settings=form.protocol_settings(),
                     actor=request.actor,
+                    **form.protocol_settings(),
                 )
             except DomainError as error:
                 add_domain_error(form, error)
                 status = status_for(error)
             else:
                 messages.success(request, f"SSO connection {form.cleaned_data['name']} was saved.")
-                return redirect("sso_list")
+                return redirect("sso_edit", connection_id=connection.pk)
     else:
-        form = SsoConnectionForm(initial=SsoConnectionForm.initial_for(connection))
-    return render(
-        request,
-        "admincenter/settings/sso_form.html",
-        {"section": "settings", "form": form, "connection": connection},
-        status=status,
-    )
+        form = SsoConnectionForm(initial=SsoConnectionForm.initial_for(connection), connection=connection)
+    return _sso_form_page(request, form, connection=connection, status=status)
 
 
 @admin_required

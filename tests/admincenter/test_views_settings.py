@@ -1,18 +1,24 @@
 """Settings pages: SSO connections, provisioning mode, SCIM tokens, Connect your IdP."""
 
+import json
 import re
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from django.urls import reverse
 
 from admincenter import services
+from admincenter.encryption import decrypt
 from admincenter.models import AuditEvent, Organization, ScimToken, SsoConnection, User
 from admincenter.services import Actor
 from admincenter.services.tokens import hash_token
 from tests.admincenter.test_views_common import last_event
 from tests.factories import GroupFactory
+from tests.sso.metadata_support import IDP_ENTITY_ID, IDP_SSO_URL, certificate_der, certificate_pem, idp_metadata_xml
 
 OPERATOR = Actor.operator("tests")
+SECRET = "view-s3cr3t-value"
 TOKEN_RE = re.compile(r'data-testid="new-token">(optiid_scim_[A-Za-z0-9_-]+)<')
 
 
@@ -27,11 +33,41 @@ def sso_data(**overrides):
     return data
 
 
+def saml_data(**overrides):
+    data = {"name": "Okta", "protocol": "saml", "domains": "", "saml_source": "xml"}
+    data.update(overrides)
+    return data
+
+
 def token_form(client, **overrides):
     page = client.get(reverse("scim_tokens"))
     data = {"label": "Okta prod", "expiry": "365", "nonce": page.context["form"].initial["nonce"]}
     data.update(overrides)
     return data
+
+
+@pytest.fixture
+def metadata_server():
+    """A real HTTP server on 127.0.0.1 serving IdP metadata at /metadata."""
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *args):
+            return
+
+        def do_GET(self):
+            found = self.path == "/metadata"
+            body = idp_metadata_xml().encode() if found else b"missing"
+            self.send_response(200 if found else 404)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
 
 
 # --- SSO connections -----------------------------------------------------------
@@ -42,15 +78,91 @@ def test_sso_list_shows_connections_with_domains_and_scim_badge(admin_client, sc
     assert "PingOne" in html and "<code>acme.test</code>" in html
     assert "SCIM connection" in html
     assert "Disable SCIM before deleting" in html
+    assert 'data-testid="sso-state">Draft<' in html
 
 
 def test_add_an_sso_connection(admin_client, organization):
     response = admin_client.post(reverse("sso_create"), sso_data())
     assert response.status_code == 302
     connection = SsoConnection.objects.get(organization=organization, name="Entra")
+    assert response["Location"] == reverse("sso_edit", args=[connection.pk])
     assert connection.domain_names == ["example.net", "example.org"]
-    assert connection.settings == {"oidc_issuer": "https://login.example/"}
+    assert connection.oidc_issuer == "https://login.example/"
+    assert not connection.is_ready  # no client ID or secret yet: a draft
     assert last_event(organization, "sso_connection.create").after["domains"] == ["example.org", "example.net"]
+
+
+def test_add_an_oidc_connection_with_a_write_only_secret(admin_client, organization):
+    response = admin_client.post(
+        reverse("sso_create"),
+        sso_data(oidc_client_id="app-1", oidc_client_secret=SECRET, oidc_scopes="openid email groups"),
+    )
+    assert response.status_code == 302
+    connection = SsoConnection.objects.get(organization=organization, name="Entra")
+    assert connection.is_ready
+    assert decrypt(connection.oidc_client_secret_encrypted) == SECRET
+    assert connection.oidc_scopes == "openid email groups"
+
+    page = admin_client.get(response["Location"])
+    html = page.content.decode()
+    assert SECRET not in html
+    assert 'type="password" name="oidc_client_secret"' in html
+    assert "Leave blank to keep the current secret" in html
+    assert "no-store" in page["Cache-Control"]
+
+    # Saving without a secret keeps the stored one.
+    stored = connection.oidc_client_secret_encrypted
+    data = sso_data(oidc_client_id="app-2", oidc_scopes="openid email groups", domains="example.org\nexample.net")
+    assert admin_client.post(response["Location"], data).status_code == 302
+    connection.refresh_from_db()
+    assert (connection.oidc_client_id, connection.oidc_client_secret_encrypted) == ("app-2", stored)
+    audited = json.dumps(list(AuditEvent.objects.values_list("before", "after")))
+    assert SECRET not in audited
+    assert '"oidc_client_secret": "changed"' in audited
+
+
+def test_a_refused_form_never_renders_the_typed_secret(admin_client, organization):
+    response = admin_client.post(reverse("sso_create"), sso_data(oidc_client_secret=SECRET, oidc_scopes="email"))
+    assert response.status_code == 400
+    assert "must include openid" in response.context["form"].errors["oidc_scopes"][0]
+    assert SECRET not in response.content.decode()
+
+
+def test_add_saml_by_pasting_metadata_xml(admin_client, organization):
+    response = admin_client.post(reverse("sso_create"), saml_data(saml_idp_metadata_xml=idp_metadata_xml()))
+    assert response.status_code == 302
+    connection = SsoConnection.objects.get(organization=organization, name="Okta")
+    assert (connection.saml_idp_entity_id, connection.saml_idp_sso_url) == (IDP_ENTITY_ID, IDP_SSO_URL)
+    assert certificate_der(connection.saml_idp_x509_cert) == certificate_der(certificate_pem())
+    assert connection.is_ready and not connection.saml_allow_idp_initiated
+
+
+def test_add_saml_from_a_metadata_url_fetched_by_the_server(admin_client, organization, metadata_server):
+    url = f"{metadata_server}/metadata"
+    response = admin_client.post(reverse("sso_create"), saml_data(saml_source="url", saml_idp_metadata_url=url))
+    assert response.status_code == 302
+    connection = SsoConnection.objects.get(organization=organization, name="Okta")
+    assert connection.is_ready and connection.saml_idp_metadata_url == url
+
+
+def test_add_saml_by_hand(admin_client, organization):
+    response = admin_client.post(
+        reverse("sso_create"),
+        saml_data(
+            saml_source="manual",
+            saml_idp_entity_id="http://www.okta.com/exk1",
+            saml_idp_sso_url="https://acme.okta.com/app/exk1/sso/saml",
+            saml_idp_x509_cert=certificate_pem(),
+            saml_nameid_format="urn:oasis:names:tc:SAML:2.0:nameid-format:persistent",
+            saml_allow_idp_initiated="on",
+            email_attribute="mail",
+        ),
+    )
+    assert response.status_code == 302
+    connection = SsoConnection.objects.get(organization=organization, name="Okta")
+    assert connection.is_ready and connection.saml_allow_idp_initiated
+    assert connection.saml_nameid_format.endswith(":persistent")
+    assert connection.email_attribute == "mail"
 
 
 @pytest.mark.parametrize(
@@ -61,6 +173,19 @@ def test_add_an_sso_connection(admin_client, organization):
         (sso_data(name="pingone"), "name", "already exists"),
         (sso_data(name=""), "name", "This field is required"),
         (sso_data(oidc_issuer="not a url"), "oidc_issuer", "Enter a valid URL"),
+        (sso_data(oidc_scopes="profile email"), "oidc_scopes", "must include openid"),
+        (sso_data(oidc_token_auth_method="none"), "oidc_token_auth_method", "Select a valid choice"),
+        (sso_data(group_claims_grant_admin="on"), "group_claims_grant_admin", "Turn group claims on"),
+        (saml_data(saml_idp_metadata_xml="<html>login</html>"), "saml_idp_metadata_xml", "no IdP description"),
+        (saml_data(saml_idp_metadata_xml="<broken"), "saml_idp_metadata_xml", "not SAML metadata XML"),
+        (saml_data(saml_source="url"), "saml_idp_metadata_url", "Enter the metadata URL"),
+        (
+            saml_data(saml_source="url", saml_idp_metadata_url="ftp://idp.example.test/md"),
+            "saml_idp_metadata_url",
+            "must be an http:// or https:// URL",
+        ),
+        (saml_data(saml_source="manual", saml_idp_x509_cert="nope"), "saml_idp_x509_cert", "not a valid X.509"),
+        (saml_data(saml_source="manual", saml_idp_sso_url="sso"), "saml_idp_sso_url", "Enter a valid URL"),
     ],
 )
 def test_sso_form_errors_are_next_to_the_field(admin_client, organization, data, field, message):
@@ -68,6 +193,19 @@ def test_sso_form_errors_are_next_to_the_field(admin_client, organization, data,
     assert response.status_code in (400, 409)
     assert message in response.context["form"].errors[field][0]
     assert SsoConnection.objects.filter(organization=organization).count() == 1
+    # The error is rendered inside the field's own group.
+    html = response.content.decode()
+    field_start = html.index(f'name="{field}"')
+    assert html.rfind('class="field has-error"', 0, field_start) > html.rfind('<div class="field"', 0, field_start)
+
+
+def test_an_unreachable_metadata_url_is_a_field_error(admin_client, organization, metadata_server, settings):
+    settings.SSO_HTTP_TIMEOUT_SECONDS = 1
+    response = admin_client.post(
+        reverse("sso_create"), saml_data(saml_source="url", saml_idp_metadata_url=f"{metadata_server}/gone")
+    )
+    assert response.status_code == 400
+    assert response.context["form"].errors["saml_idp_metadata_url"] == ["The metadata URL answered HTTP 404."]
 
 
 def test_at_most_five_connections(admin_client, organization):
@@ -85,14 +223,73 @@ def test_edit_an_sso_connection(admin_client, organization, sso_connection):
     assert page.context["form"].initial["domains"] == "acme.test"
     response = admin_client.post(
         reverse("sso_edit", args=[sso_connection.pk]),
-        {"name": "PingOne EU", "protocol": "saml", "domains": "acme.test\nacme.eu", "saml_entity_id": "urn:x"},
+        {
+            "name": "PingOne EU",
+            "protocol": "saml",
+            "domains": "acme.test\nacme.eu",
+            "saml_source": "manual",
+            "saml_idp_entity_id": "urn:x",
+        },
     )
     assert response.status_code == 302
     sso_connection.refresh_from_db()
     assert sso_connection.name == "PingOne EU"
     assert sso_connection.domain_names == ["acme.eu", "acme.test"]
+    assert sso_connection.saml_idp_entity_id == "urn:x"
     event = last_event(organization, "sso_connection.update")
     assert event.after["name"] == "PingOne EU"
+    assert event.after["saml_idp_entity_id"] == "urn:x"
+
+
+def test_edit_page_shows_the_values_to_paste_with_copy_buttons(admin_client, organization, sso_connection):
+    html = admin_client.get(reverse("sso_edit", args=[sso_connection.pk])).content.decode()
+    base = f"http://testserver/sso/{sso_connection.public_id}"
+    for element_id, value in [
+        ("sp-entity-id", f"{base}/saml/metadata/"),
+        ("sp-acs-url", f"{base}/saml/acs/"),
+        ("sp-metadata-url", f"{base}/saml/metadata/"),
+        ("sp-nameid-format", "urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress"),
+        ("sp-login-url", f"{base}/login/"),
+    ]:
+        assert f'<code id="{element_id}">{value}</code>' in html
+        assert f'data-copy-target="{element_id}"' in html
+    # A draft: the badge, and no Test sign-in until it is complete.
+    assert 'data-testid="sso-state">Draft<' in html
+    assert 'data-testid="test-sign-in"' not in html
+    assert "<script" not in html.split("</head>", 1)[1]  # copy buttons come from static/admincenter/app.js
+
+
+def test_a_ready_connection_offers_test_sign_in(admin_client, organization, sso_connection):
+    services.sso_connection_update(
+        organization=organization,
+        connection=sso_connection,
+        saml_idp_entity_id=IDP_ENTITY_ID,
+        saml_idp_sso_url=IDP_SSO_URL,
+        saml_idp_x509_cert=certificate_pem(),
+        actor=OPERATOR,
+    )
+    html = admin_client.get(reverse("sso_edit", args=[sso_connection.pk])).content.decode()
+    test_url = reverse("sso:test", kwargs={"public_id": sso_connection.public_id})
+    assert f'href="{test_url}" data-testid="test-sign-in"' in html
+    assert 'data-testid="sso-state">Ready<' in html
+
+
+def test_oidc_edit_page_shows_the_redirect_uri_and_default_claims(admin_client, organization, settings):
+    settings.PUBLIC_BASE_URL = "https://id.acme.example"
+    connection = services.sso_connection_create(
+        organization=organization, name="Entra", protocol="oidc", actor=OPERATOR
+    )
+    html = admin_client.get(reverse("sso_edit", args=[connection.pk])).content.decode()
+    redirect_uri = f"https://id.acme.example/sso/{connection.public_id}/oidc/callback/"
+    assert f'<code id="sp-redirect-uri">{redirect_uri}</code>' in html
+    assert 'id="sp-acs-url"' not in html
+    assert 'placeholder="given_name"' in html  # sso.identity.DEFAULT_ATTRIBUTES for OIDC
+
+
+def test_editing_another_organizations_connection_is_404(admin_client, organization, other_organization):
+    foreign = other_organization.sso_connections.get()
+    assert admin_client.get(reverse("sso_edit", args=[foreign.pk])).status_code == 404
+    assert admin_client.post(reverse("sso_edit", args=[foreign.pk]), sso_data()).status_code == 404
 
 
 def test_delete_an_sso_connection_but_not_the_scim_one(admin_client, scim_organization, sso_connection):

@@ -254,6 +254,7 @@ def test_a_user_create_writes_its_rows_in_two_statements(client, scim_organizati
     expected = [
         "SAVEPOINT",  # the request's transaction
         "SELECT",  # the token
+        "SELECT",  # the email's domain is not verified by another organization (users.ensure_domain_open)
         "INSERT INTO admincenter_user",
         *together,
         "RELEASE",

@@ -35,11 +35,16 @@ def _domain_rows(organization, *, errors: dict[int, str] | None = None, just_ver
     ]
 
 
-def _render(request, rows, status=200):
+def _render(request, rows, status=200, page_error=""):
     return render(
         request,
         "admincenter/settings/domains.html",
-        {"section": "settings", "rows": rows, "unverified": sum(not r["domain"].is_verified for r in rows)},
+        {
+            "section": "settings",
+            "rows": rows,
+            "unverified": sum(not r["domain"].is_verified for r in rows),
+            "page_error": page_error,
+        },
         status=status,
     )
 
@@ -64,5 +69,7 @@ def domain_verify_view(request, domain_id):
         domain_verify(organization=request.organization, domain=claimed.domain, actor=request.actor)
     except DomainError as error:
         rows = _domain_rows(request.organization, errors={claimed.pk: error.message})
-        return _render(request, rows, status=status_for(error))
+        # The domain may have left its connection meanwhile: then the error has no row to sit in.
+        shown = any(row["error"] for row in rows)
+        return _render(request, rows, status=status_for(error), page_error="" if shown else error.message)
     return redirect(f"{reverse('domain_list')}?verified={claimed.pk}#domain-{claimed.pk}")

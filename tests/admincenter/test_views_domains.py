@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from admincenter.models import AuditEvent, SsoDomain, User
 from admincenter.services.domains import domain_verify_without_dns, verification_record
+from admincenter.views import domains as domain_views
 from tests.admincenter.test_views_common import last_event
 from tests.conftest import ADMIN_PASSWORD, OPERATOR
 from tests.dns_server import fixture_dns_server  # noqa: F401 (fixtures)
@@ -184,3 +185,19 @@ def test_changing_an_email_into_a_domain_another_organization_verified_is_a_form
     ]
     manual_user.refresh_from_db()
     assert manual_user.email == "manual@acme.test"
+
+
+def test_a_domain_removed_while_verifying_gets_its_error_at_the_top(
+    admin_client, organization, acme_domain, monkeypatch
+):
+    real_verify = domain_views.domain_verify
+
+    def removed_meanwhile(**kwargs):
+        SsoDomain.objects.filter(pk=acme_domain.pk).delete()  # e.g. another admin edited the connection
+        return real_verify(**kwargs)
+
+    monkeypatch.setattr(domain_views, "domain_verify", removed_meanwhile)
+    response = admin_client.post(_verify_url(acme_domain))
+    assert response.status_code == 404
+    assert response.context["page_error"] == "acme.test is not a domain of this organization's SSO connections."
+    assert b'class="alert alert-error" role="alert">acme.test is not a domain' in response.content

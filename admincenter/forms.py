@@ -11,6 +11,7 @@ from __future__ import annotations
 import secrets
 
 from django import forms
+from django.contrib.auth.forms import AuthenticationForm
 from django.core import signing
 
 from admincenter.errors import DomainError
@@ -436,3 +437,53 @@ class ExportFilterForm(Form):
         products = {i.product.code: i.product.name for i in instances}
         self.fields["product"].choices = [("", "All products"), *sorted(products.items(), key=lambda p: p[1])]
         self.fields["instance"].choices = [("", "All instances")] + [(i.instance_id, str(i)) for i in instances]
+
+
+# --- Sign-in (admincenter/views/signin.py) ------------------------------------------
+
+
+class SignInEmailForm(Form):
+    """The first step of the sign-in page: the email alone decides where the person signs in."""
+
+    username = forms.EmailField(
+        label="Email",
+        max_length=254,
+        widget=forms.EmailInput(attrs={"autocomplete": "username", "autofocus": True}),
+    )
+
+
+class SignInPasswordForm(AuthenticationForm):
+    """The password step: Django's checks (the backend, inactive users), the email as the
+    user name. ``require SSO`` is decided after it, by ``admincenter.services.signin``."""
+
+    error_messages = {
+        **AuthenticationForm.error_messages,
+        "invalid_login": "Wrong email or password. Check both and try again.",
+    }
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("label_suffix", "")
+        super().__init__(*args, **kwargs)
+        self.fields["username"].label = "Email"
+
+
+class RequireSsoForm(Form):
+    """Settings > Sign-in policy."""
+
+    require_sso = forms.BooleanField(
+        label="Require SSO",
+        required=False,
+        help_text=(
+            "People whose home is this organization must sign in with your identity provider. "
+            "Password sign-in stays open only to the administrators you mark as break-glass."
+        ),
+    )
+
+
+class LocalLoginForm(Form):
+    """The break-glass switch on a user's page."""
+
+    local_login_allowed = forms.BooleanField(
+        label="Break-glass: may sign in with a password while SSO is required",
+        required=False,
+    )

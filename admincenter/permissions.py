@@ -62,9 +62,16 @@ def forbidden(request, *, reason: str = ""):
 
 
 def is_admin(request) -> bool:
+    """Whether the signed-in person administers their home organization; answered once per
+    request and person (the dashboard asks before ``admin_required`` does)."""
     user = request.user
+    checked = getattr(request, "_admin_check", None)
+    if checked is not None and checked[0] == user.pk:
+        return checked[1]
     organization = getattr(user, "home_organization", None) if user.is_authenticated else None
-    return organization is not None and is_admin_center_admin(organization=organization, user=user)
+    result = organization is not None and is_admin_center_admin(organization=organization, user=user)
+    request._admin_check = (user.pk, result)
+    return result
 
 
 def admin_required(view):

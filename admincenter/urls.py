@@ -4,13 +4,11 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from admincenter import views, views_audit
+from admincenter.views import signin
 
 urlpatterns = [
-    path(
-        "login/",
-        auth_views.LoginView.as_view(redirect_authenticated_user=True),
-        name="login",
-    ),
+    path("login/", signin.login, name="login"),
+    path("my-access/", signin.my_access, name="my_access"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("", views.home, name="home"),
     path("", include("admincenter.views.routes")),

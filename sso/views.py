@@ -1,5 +1,5 @@
-"""Protocol-neutral sign-in views (owned by the sign-in work): start a sign-in with a
-connection, finish it from a verified identity, or refuse it.
+"""Protocol-neutral sign-in views: start a sign-in with a connection, finish it from a
+verified identity, or refuse it (docs/sso.md).
 
 CONTRACT used by ``sso.views_saml`` and ``sso.views_oidc``:
 - ``finish_sign_in(request, *, connection, identity, next_url, test) -> HttpResponse``
@@ -8,20 +8,141 @@ CONTRACT used by ``sso.views_saml`` and ``sso.views_oidc``:
 
 from __future__ import annotations
 
-from django.http import HttpResponse
+from django.http import Http404
+from django.shortcuts import render
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET
+
+from admincenter.models import SsoConnection
+from admincenter.permissions import actor_for, admin_required, forbidden, is_admin
+from admincenter.services.signin import (
+    SignInRefused,
+    sso_connection_test_record,
+    sso_sign_in,
+    sso_validation_failed,
+)
+from admincenter.views.signin import complete_sign_in, safe_next_url, sign_in_context
+from sso import views_oidc, views_saml
+from sso.identity import SsoValidationError
+
+# What a person reads when a response fails a check; the code itself is audited.
+FAILURE_EXPLANATIONS = {
+    "signature_invalid": "The identity provider's answer was not signed with the certificate this connection trusts.",
+    "audience_mismatch": "The identity provider's answer was meant for another application.",
+    "recipient_mismatch": "The identity provider's answer was sent to another address than this application's.",
+    "destination_mismatch": "The identity provider's answer was sent to another address than this application's.",
+    "issuer_mismatch": "The answer did not come from the identity provider this connection is set up with.",
+    "expired": "The identity provider's answer has expired. Start the sign-in again.",
+    "not_yet_valid": "The identity provider's answer is not valid yet (the clocks disagree). Try again in a minute.",
+    "replayed": "This answer from the identity provider was already used. Start the sign-in again.",
+    "in_response_to_mismatch": "The answer does not belong to a sign-in started here, or it took too long. "
+    "Start the sign-in again.",
+    "state_mismatch": "This browser did not start the sign-in the identity provider answered, or it took too long. "
+    "Start the sign-in again.",
+    "nonce_mismatch": "The identity provider's answer does not belong to this sign-in. Start the sign-in again.",
+    "unsolicited_refused": "Sign-in must start from this application, not from the identity provider's portal.",
+    "email_unverified": "Your identity provider says your email address is not verified.",
+    "no_email": "Your identity provider did not send an email address.",
+    "idp_error": "Your identity provider refused or cancelled the sign-in.",
+    "idp_unreachable": "Your identity provider could not be reached. Try again later.",
+    "token_exchange_failed": "The sign-in could not be completed with your identity provider. Try again later.",
+    "userinfo_failed": "Your profile could not be read from your identity provider. Try again later.",
+    "connection_not_ready": "This sign-in option is not set up completely yet. Ask your IT administrator.",
+    "invalid_response": "The identity provider's answer could not be read.",
+}
+GENERIC_FAILURE = "The identity provider's answer did not pass the checks."
 
 
-def sso_login(request, public_id):  # placeholder until the sign-in work lands
-    return HttpResponse(status=501)
+def _connection_or_404(public_id) -> SsoConnection:
+    connection = SsoConnection.objects.select_related("organization").filter(public_id=public_id).first()
+    if connection is None:
+        raise Http404("No such sign-in link.")
+    return connection
 
 
-def sso_test(request, public_id):  # placeholder until the sign-in work lands
-    return HttpResponse(status=501)
+def _start(request, connection: SsoConnection, *, next_url: str, test: bool):
+    if not connection.is_ready:
+        return fail_sign_in(
+            request,
+            connection=connection,
+            error=SsoValidationError("connection_not_ready", f"connection {connection.public_id} is a draft"),
+        )
+    start = views_saml.start if connection.is_saml else views_oidc.start
+    return start(request, connection, next_url=next_url, test=test)
+
+
+@never_cache
+@require_GET
+def sso_login(request, public_id):
+    """The connection's direct start URL (``login_url``), also where the email step sends
+    people: off to the IdP, with a ``next`` of this site only."""
+    connection = _connection_or_404(public_id)
+    return _start(request, connection, next_url=safe_next_url(request, request.GET.get("next")), test=False)
+
+
+@admin_required
+@never_cache
+@require_GET
+def sso_test(request, public_id):
+    """Test sign-in: an administrator runs the flow of one of their connections and sees
+    what the IdP sends, without anyone being signed in."""
+    connection = _connection_or_404(public_id)
+    if connection.organization_id != request.organization.pk:
+        raise Http404("No such SSO connection in this organization.")
+    return _start(request, connection, next_url="", test=True)
 
 
 def finish_sign_in(request, *, connection, identity, next_url: str = "", test: bool = False):
-    return HttpResponse(status=501)
+    """A verified identity came back: show it (test), or sign the person in and send them
+    on, or show why they may not sign in."""
+    if test:
+        return _test_result(request, connection, identity)
+    try:
+        user = sso_sign_in(connection=connection, identity=identity, context=sign_in_context(request))
+    except SignInRefused as refusal:
+        response = render(
+            request,
+            "sso/refused.html",
+            {"message": refusal.message, "reason": refusal.reason, "connection": connection},
+            status=403,
+        )
+        response["Cache-Control"] = "no-store"
+        return response
+    return complete_sign_in(request, user, next_url)
+
+
+def _test_result(request, connection, identity):
+    # The test flag was set by ``sso_test`` for an administrator; check again that the
+    # browser finishing it is one of this organization's administrators.
+    if not (is_admin(request) and request.user.home_organization_id == connection.organization_id):
+        return forbidden(request, reason="Only this organization's administrators can test its SSO connections.")
+    sso_connection_test_record(connection=connection, identity=identity, actor=actor_for(request))
+    attributes = sorted(
+        (name, [str(v) for v in value] if isinstance(value, list | tuple) else [str(value)])
+        for name, value in (identity.attributes or {}).items()
+    )
+    response = render(
+        request,
+        "sso/test_result.html",
+        {"section": "settings", "connection": connection, "identity": identity, "attributes": attributes},
+    )
+    response["Cache-Control"] = "no-store"
+    return response
 
 
 def fail_sign_in(request, *, connection, error):
-    return HttpResponse(status=501)
+    """A response failed a protocol check: audited with its reason code, explained in
+    plain words, and a way back to the sign-in page."""
+    sso_validation_failed(connection=connection, error=error, context=sign_in_context(request))
+    response = render(
+        request,
+        "sso/error.html",
+        {
+            "explanation": FAILURE_EXPLANATIONS.get(error.reason, GENERIC_FAILURE),
+            "reason": error.reason,
+            "connection": connection,
+        },
+        status=400,
+    )
+    response["Cache-Control"] = "no-store"
+    return response

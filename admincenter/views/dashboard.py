@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from django.shortcuts import render
+from django.shortcuts import redirect, render
 from django.utils import timezone
 
 from admincenter.models import ProductInstance, SsoConnection
-from admincenter.permissions import admin_required
+from admincenter.permissions import admin_required, is_admin
 from admincenter.views import queries
 from admincenter.views.charts import hourly_chart
 from admincenter.views.common import scim_base_url
@@ -17,8 +17,16 @@ from admincenter.views.common import scim_base_url
 EXPIRY_WARNING_DAYS = 30  # O1: warn 30, 7 and 1 days before a token expires
 
 
-@admin_required
 def home(request):
+    """The dashboard for administrators; other people of an organization land on My access."""
+    user = request.user
+    if user.is_authenticated and user.home_organization_id is not None and not is_admin(request):
+        return redirect("my_access")
+    return dashboard(request)
+
+
+@admin_required
+def dashboard(request):
     organization = request.organization
     now = timezone.now()
     scim_connection = SsoConnection.objects.filter(organization=organization, scim_enabled=True).first()

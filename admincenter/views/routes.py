@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from admincenter.views import account, domains, groups, products, settings, users
+from admincenter.views import account, domains, groups, products, settings, signin, users
 
 urlpatterns = [
     # Account (any signed-in user)
@@ -16,6 +16,7 @@ urlpatterns = [
     path("users/<uuid:user_id>/edit/", users.user_edit, name="user_edit"),
     path("users/<uuid:user_id>/active/", users.user_set_active, name="user_set_active"),
     path("users/<uuid:user_id>/delete/", users.user_delete, name="user_delete"),
+    path("users/<uuid:user_id>/sign-in/", signin.user_local_login, name="user_local_login"),
     path("users/<uuid:user_id>/groups/add/", users.user_group_add, name="user_group_add"),
     path("users/<uuid:user_id>/groups/<uuid:group_id>/remove/", users.user_group_remove, name="user_group_remove"),
     # Groups
@@ -56,4 +57,5 @@ urlpatterns = [
     path("settings/scim-tokens/", settings.scim_tokens, name="scim_tokens"),
     path("settings/scim-tokens/<int:token_id>/revoke/", settings.scim_token_revoke, name="scim_token_revoke"),
     path("settings/connect-idp/", settings.connect_idp, name="connect_idp"),
+    path("settings/sign-in/", signin.sign_in_policy, name="sign_in_policy"),
 ]

@@ -26,13 +26,19 @@ from admincenter.forms import (
     TokenIssueForm,
     add_domain_error,
 )
-from admincenter.models import MAX_SSO_CONNECTIONS, ProvisioningMode, ScimToken, SsoConnection
+from admincenter.models import (
+    MAX_SSO_CONNECTIONS,
+    OidcTokenAuthMethod,
+    ProvisioningMode,
+    ScimToken,
+    SsoConnection,
+)
 from admincenter.permissions import admin_required
 from admincenter.services.settings import organization_scim_deactivate_set
 from admincenter.services.tokens import live_tokens
 from admincenter.views import queries
 from admincenter.views.common import scim_base_url, status_for
-from sso.endpoints import sp_values
+from sso.endpoints import public_base_url, sp_values
 
 USED_TOKEN_NONCES = "admincenter.used_token_form_nonces"
 
@@ -407,6 +413,15 @@ def scim_token_revoke(request, token_id):
 IDPS = [("pingone", "PingOne"), ("entra", "Microsoft Entra ID"), ("okta", "Okta")]
 
 
+def _guide_connection(connections: list[SsoConnection], requested: str) -> SsoConnection | None:
+    """The connection whose values the SSO guide shows: the one asked for (of this
+    organization only), else the first ready one, else the first."""
+    for connection in connections:
+        if str(connection.pk) == requested:
+            return connection
+    return next((c for c in connections if c.is_ready), connections[0] if connections else None)
+
+
 @admin_required
 @require_GET
 def connect_idp(request):
@@ -416,6 +431,8 @@ def connect_idp(request):
     base_url = scim_base_url(request)
     host = base_url.split("://", 1)[-1].split("/", 1)[0]
     organization = request.organization
+    connections = list(SsoConnection.objects.filter(organization=organization).order_by("name"))
+    sso_connection = _guide_connection(connections, request.GET.get("connection", ""))
     return render(
         request,
         "admincenter/settings/connect_idp.html",
@@ -423,6 +440,14 @@ def connect_idp(request):
             "section": "settings",
             "idp": idp,
             "idps": IDPS,
+            "connections": connections,
+            "sso_connection": sso_connection,
+            "sp": sp_values(sso_connection, request) if sso_connection else None,
+            "sp_not_https": not public_base_url(request).startswith("https://"),
+            # PingOne's words for the token endpoint authentication methods.
+            "pingone_token_auth": "Client Secret Post"
+            if sso_connection and sso_connection.oidc_token_auth_method == OidcTokenAuthMethod.CLIENT_SECRET_POST
+            else "Client Secret Basic",
             "scim_base_url": base_url,
             "not_https": not base_url.startswith("https://"),
             "host_has_underscore": "_" in host,

@@ -526,3 +526,91 @@ def test_settings_pages_do_not_touch_other_organizations(admin_client, other_org
     admin_client.post(reverse("provisioning_deactivate_action"), {"on_scim_deactivate": "delete"})
     assert Organization.objects.get(pk=other_organization.pk).on_scim_deactivate == "disable"
     assert User.objects.filter(email="hank@globex.test").exists()
+
+
+# --- Connect your IdP: single sign-on ----------------------------------------------
+
+
+def ready_saml(organization):
+    connection = organization.sso_connections.get(name="PingOne")
+    return services.sso_connection_update(
+        organization=organization,
+        connection=connection,
+        saml_idp_entity_id=IDP_ENTITY_ID,
+        saml_idp_sso_url=IDP_SSO_URL,
+        saml_idp_x509_cert=certificate_pem(),
+        actor=OPERATOR,
+    )
+
+
+@pytest.mark.parametrize(
+    ("idp", "labels_in_order"),
+    [
+        ("pingone", ["ACS URLs", "Entity ID", "Subject NameID Format", "saml_subject"]),
+        (
+            "entra",
+            [
+                "Identifier (Entity ID)",
+                "Reply URL (Assertion Consumer Service URL)",
+                "Sign on URL",
+                "Attributes &amp; Claims",
+                "Unique User Identifier (Name ID)",
+            ],
+        ),
+        ("okta", ["Single sign-on URL", "Audience URI (SP Entity ID)", "Name ID format", "Application username"]),
+    ],
+)
+def test_connect_your_idp_saml_guide_has_the_connections_values_in_the_vendors_order(
+    admin_client, organization, settings, idp, labels_in_order
+):
+    settings.PUBLIC_BASE_URL = "https://id.acme.example"
+    connection = ready_saml(organization)
+    html = admin_client.get(reverse("connect_idp"), {"idp": idp}).content.decode()
+    guide = html[html.index('id="sso-guide"') : html.index('id="guide"')]
+    base = f"https://id.acme.example/sso/{connection.public_id}"
+    assert f"{base}/saml/acs/</code>" in guide
+    assert f"{base}/saml/metadata/</code>" in guide
+    positions = [guide.index(label) for label in labels_in_order]
+    assert positions == sorted(positions)
+    assert guide.count("data-copy-target=") >= 3
+    assert "are not HTTPS" not in guide
+
+
+@pytest.mark.parametrize(
+    ("idp", "words"),
+    [
+        ("pingone", ["OIDC Web App", "Redirect URIs", "Token Endpoint Authentication Method", "Client Secret Post"]),
+        ("entra", ["App registrations", "Redirect URI (Web)", "Certificates &amp; secrets", "Token configuration"]),
+        ("okta", ["OIDC - OpenID Connect", "Sign-in redirect URIs", "Client authentication", "groups"]),
+    ],
+)
+def test_connect_your_idp_oidc_guide_shows_the_redirect_uri(admin_client, organization, idp, words):
+    connection = services.sso_connection_create(
+        organization=organization,
+        name="Entra",
+        protocol="oidc",
+        oidc_token_auth_method="client_secret_post",
+        actor=OPERATOR,
+    )
+    html = admin_client.get(reverse("connect_idp"), {"idp": idp, "connection": connection.pk}).content.decode()
+    guide = html[html.index('id="sso-guide"') : html.index('id="guide"')]
+    assert f"http://testserver/sso/{connection.public_id}/oidc/callback/</code>" in guide
+    assert "/saml/acs/" not in guide
+    for word in words:
+        assert word in guide, word
+    assert "are not HTTPS" in guide  # the test server is plain http
+
+
+def test_connect_your_idp_guide_shows_only_this_organizations_connections(
+    admin_client, organization, other_organization
+):
+    foreign = other_organization.sso_connections.get()
+    html = admin_client.get(reverse("connect_idp"), {"connection": foreign.pk}).content.decode()
+    assert str(foreign.public_id) not in html
+    assert str(organization.sso_connections.get().public_id) in html
+
+
+def test_connect_your_idp_without_connections_asks_for_one(admin_client, organization, sso_connection):
+    sso_connection.delete()
+    html = admin_client.get(reverse("connect_idp")).content.decode()
+    assert "No SSO connection yet." in html

@@ -30,7 +30,7 @@ from authlib.oidc.core import CodeIDToken
 from django.conf import settings
 from django.core.cache import cache
 from joserfc import jwt
-from joserfc.errors import ClaimError, InvalidKeyIdError, JoseError
+from joserfc.errors import ClaimError, ExpiredTokenError, InvalidKeyIdError, JoseError
 from joserfc.jwk import KeySet
 from joserfc.jws import JWSRegistry
 
@@ -59,15 +59,11 @@ _PENDING_SESSION_KEY = "sso_oidc_pending"
 MAX_PENDING_SIGN_INS = 5
 
 # joserfc names the claim that failed; the reason says what it means for the sign-in.
+# Time claims are sorted out in ``_claim_failure_reason``; anything else is invalid_response.
 _REASON_BY_CLAIM = {
     "iss": "issuer_mismatch",
     "aud": "audience_mismatch",
     "azp": "audience_mismatch",
-    "exp": "expired",
-    # A token issued (or valid only) in the future, beyond the allowed clock skew, is outside
-    # its validity window just like an expired one.
-    "iat": "expired",
-    "nbf": "expired",
     "nonce": "nonce_mismatch",
 }
 
@@ -288,7 +284,7 @@ def exchange_code(connection: SsoConnection, *, code: str, pending: PendingSignI
             )
     except (AuthlibBaseError, requests.RequestException, ValueError) as exc:
         raise SsoValidationError("token_exchange_failed", f"token endpoint refused the code: {exc}") from exc
-    if not token.get("id_token"):
+    if not isinstance(token.get("id_token"), str) or not token["id_token"]:
         raise SsoValidationError("token_exchange_failed", "the token response has no id_token")
     return dict(token)
 
@@ -317,6 +313,18 @@ def _decode_id_token(id_token: str, metadata: dict):
         raise SsoValidationError("signature_invalid", f"ID token is malformed: {exc}") from exc
 
 
+def _claim_failure_reason(error: ClaimError, claims: dict) -> str:
+    if isinstance(error, ExpiredTokenError):
+        return "expired"
+    claim = error.claim.split(",")[0]
+    if claim in ("iat", "nbf"):
+        # A well-formed time in the future beyond the allowed clock skew: the clocks disagree.
+        value = claims.get(claim)
+        is_time = isinstance(value, int | float) and not isinstance(value, bool)
+        return "not_yet_valid" if is_time else "invalid_response"
+    return _REASON_BY_CLAIM.get(claim, "invalid_response")
+
+
 def verify_id_token(connection: SsoConnection, id_token: str, *, nonce: str, access_token: str = "") -> dict:
     """The claims of ``id_token`` once its signature and claims are verified."""
     metadata = discovery(connection)
@@ -334,8 +342,7 @@ def verify_id_token(connection: SsoConnection, id_token: str, *, nonce: str, acc
     try:
         claims.validate(leeway=settings.SSO_CLOCK_SKEW_SECONDS)
     except ClaimError as exc:
-        claim = exc.claim.split(",")[0]
-        raise SsoValidationError(_REASON_BY_CLAIM.get(claim, "invalid_response"), f"ID token: {exc}") from exc
+        raise SsoValidationError(_claim_failure_reason(exc, token.claims), f"ID token: {exc}") from exc
     except JoseError as exc:
         raise SsoValidationError("invalid_response", f"ID token: {exc}") from exc
     return dict(claims)

@@ -90,6 +90,8 @@ class OidcProviderStandIn:
         self.signing_key = new_signing_key("key-1")
         self.published_keys = [self.signing_key]
         self.discovery_overrides: dict = {}
+        # Set to make the userinfo endpoint fail, as a provider with a problem would.
+        self.userinfo_failure_status: int | None = None
         self.grants: dict[str, Grant] = {}
         self.userinfo_by_access_token: dict[str, dict | None] = {}
         self.token_requests: list[RecordedRequest] = []
@@ -278,4 +280,6 @@ class OidcProviderStandIn:
         token = authorization.removeprefix("Bearer ") if authorization.startswith("Bearer ") else ""
         if token not in self.userinfo_by_access_token:
             return self._send(handler, 401, {"error": "invalid_token"})
+        if self.userinfo_failure_status:
+            return self._send(handler, self.userinfo_failure_status, {"error": "server_error"})
         return self._send(handler, 200, self.userinfo_by_access_token[token])

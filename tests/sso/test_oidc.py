@@ -354,7 +354,32 @@ def test_id_token_issued_in_the_future_is_refused(client, connection, provider, 
     now = int(time.time())
     sign_in(client, connection, provider, id_token_claims={"iat": now + 3600, "exp": now + 4000})
 
-    assert refused_reason(outcome) == "expired"
+    assert refused_reason(outcome) == "not_yet_valid"
+
+
+def test_id_token_not_valid_before_a_future_time_is_refused(client, connection, provider, outcome):
+    sign_in(client, connection, provider, id_token_claims={"nbf": int(time.time()) + 3600})
+
+    assert refused_reason(outcome) == "not_yet_valid"
+
+
+def test_id_token_without_expiry_is_refused(client, connection, provider, outcome):
+    sign_in(client, connection, provider, id_token_claims={"exp": OMIT})
+
+    assert refused_reason(outcome) == "invalid_response"
+
+
+def test_id_token_whose_at_hash_does_not_match_the_access_token_is_refused(client, connection, provider, outcome):
+    sign_in(client, connection, provider, id_token_claims={"at_hash": "AAAAAAAAAAAAAAAAAAAAAA"})
+
+    assert refused_reason(outcome) == "invalid_response"
+    assert "at_hash" in outcome["error"].detail
+
+
+def test_token_response_without_a_usable_id_token_is_refused(client, connection, provider, outcome):
+    sign_in(client, connection, provider, mint=lambda claims: 12345)
+
+    assert refused_reason(outcome) == "token_exchange_failed"
 
 
 def test_id_token_with_another_nonce_is_refused(client, connection, provider, outcome):
@@ -473,6 +498,14 @@ def test_userinfo_email_verified_false_is_refused(client, connection, provider, 
     )
 
     assert refused_reason(outcome) == "email_unverified"
+
+
+def test_failing_userinfo_endpoint_is_refused(client, connection, provider, outcome):
+    provider.userinfo_failure_status = 500
+
+    sign_in(client, connection, provider, id_token_claims={name: OMIT for name in PERSON})
+
+    assert refused_reason(outcome) == "userinfo_failed"
 
 
 def test_userinfo_about_another_subject_is_refused(client, connection, provider, outcome):

@@ -28,7 +28,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
 from joserfc import jwt
-from joserfc.jwk import RSAKey
+from joserfc.jwk import ECKey, RSAKey
 
 CLIENT_ID = "optiid-test-client"
 CLIENT_SECRET = "client-secret-for-tests-42"
@@ -40,6 +40,10 @@ OMIT = object()
 
 def new_signing_key(kid: str) -> RSAKey:
     return RSAKey.generate_key(2048, parameters={"kid": kid, "use": "sig", "alg": "RS256"}, private=True)
+
+
+def new_ec_signing_key(kid: str) -> ECKey:
+    return ECKey.generate_key("P-256", parameters={"kid": kid, "use": "sig", "alg": "ES256"}, private=True)
 
 
 def _b64url(data: bytes) -> str:
@@ -73,7 +77,7 @@ class Grant:
     scope: str
     id_token_claims: dict
     userinfo: dict | None
-    signing_key: RSAKey | None
+    signing_key: RSAKey | ECKey | None
     mint: Callable[[dict], str] | None
 
 
@@ -170,7 +174,7 @@ class OidcProviderStandIn:
         *,
         id_token_claims: dict | None = None,
         userinfo: dict | None = None,
-        signing_key: RSAKey | None = None,
+        signing_key: RSAKey | ECKey | None = None,
         mint: Callable[[dict], str] | None = None,
     ) -> dict:
         """Accept the authorization request and return the callback's query parameters.
@@ -205,9 +209,9 @@ class OidcProviderStandIn:
         )
         return {"code": code, "state": params["state"]}
 
-    def mint_id_token(self, claims: dict, key: RSAKey | None = None) -> str:
+    def mint_id_token(self, claims: dict, key: RSAKey | ECKey | None = None) -> str:
         key = key or self.signing_key
-        return jwt.encode({"alg": "RS256", "kid": key.kid, "typ": "JWT"}, claims, key)
+        return jwt.encode({"alg": key.get("alg") or "RS256", "kid": key.kid, "typ": "JWT"}, claims, key)
 
     # --- HTTP -------------------------------------------------------------------------
 

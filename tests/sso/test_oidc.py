@@ -35,6 +35,7 @@ from tests.sso.oidc_support import (
     SUBJECT,
     OidcProviderStandIn,
     hmac_token,
+    new_ec_signing_key,
     new_signing_key,
     unsigned_token,
 )
@@ -443,6 +444,26 @@ def test_rotated_signing_key_is_picked_up_by_refetching_the_jwks(client, connect
 
     assert outcome["finished"] is True
     assert provider.jwks_fetches == 2
+
+
+def test_es256_provider_is_verified_with_its_ec_key(client, connection, provider, outcome):
+    ec_key = new_ec_signing_key("ec-key-1")
+    provider.published_keys = [ec_key]
+    provider.discovery_overrides = {"id_token_signing_alg_values_supported": ["ES256"]}
+
+    sign_in(client, connection, provider, signing_key=ec_key)
+
+    assert outcome["finished"] is True
+
+
+def test_algorithm_the_provider_does_not_advertise_is_refused(client, connection, provider, outcome):
+    ec_key = new_ec_signing_key("ec-key-1")
+    provider.published_keys = [provider.signing_key, ec_key]  # advertises RS256 only
+
+    sign_in(client, connection, provider, signing_key=ec_key)
+
+    assert refused_reason(outcome) == "signature_invalid"
+    assert "ES256" in outcome["error"].detail
 
 
 def test_provider_advertising_only_symmetric_algorithms_is_refused(client, connection, provider, outcome):

@@ -92,7 +92,7 @@ def _sso_start_for(email: str) -> str | None:
 
 
 def _render_login(request, *, step: str, form, next_url: str, status: int = 200):
-    response = render(
+    return render(
         request,
         "registration/login.html",
         {
@@ -104,8 +104,6 @@ def _render_login(request, *, step: str, form, next_url: str, status: int = 200)
         },
         status=status,
     )
-    response["Cache-Control"] = "no-store"
-    return response
 
 
 @sensitive_post_parameters("password")

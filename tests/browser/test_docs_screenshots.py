@@ -108,6 +108,7 @@ def test_docs_screenshots(page, demo, settings):
     settings.SCIM_BASE_URL = "https://admin.acme.example/api/scim/v2"
     page.goto("/login/")
     page.get_by_label("Email").fill("admin@acme.test")
+    page.get_by_role("button", name="Continue").click()
     page.get_by_label("Password").fill("Docs-Screenshots-1")
     page.get_by_role("button", name="Sign in").click()
     page.wait_for_selector("svg[role=img]")

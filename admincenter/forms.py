@@ -202,11 +202,7 @@ class SsoConnectionForm(Form):
     saml_allow_idp_initiated = forms.BooleanField(
         label="Allow IdP-initiated sign-in",
         required=False,
-        help_text=(
-            "Off by default. An IdP-initiated response answers no request of ours, so nothing ties it to the "
-            "browser that posts it: a stolen response can be replayed within its validity. Turn it on only if "
-            "people must start from the IdP's app launcher."
-        ),
+        help_text="Lets a response that the IdP sends unasked (from its app launcher) sign people in.",
     )
 
     # OpenID Connect.

@@ -4,8 +4,9 @@ tokens, a token endpoint that checks client authentication and PKCE.
 
 The browser is Django's test client: the sign-in starts with ``views_oidc.start`` on the
 client's own session, the provider's answer comes back to the callback URL. The outcome
-(``sso.views.finish_sign_in`` / ``fail_sign_in``) is recorded, so each negative test
-asserts the reason the sign-in was refused, not just that it was."""
+(``sso.views.finish_sign_in`` / ``fail_sign_in``) is recorded by the ``outcome`` fixture,
+so each negative test asserts the reason the sign-in was refused, not just that it was;
+the last tests run the real sign-in views instead (JIT user, audited failure)."""
 
 from __future__ import annotations
 
@@ -15,14 +16,25 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from authlib.oauth2.rfc7636 import create_s256_code_challenge
 from django.conf import settings
+from django.contrib.auth import SESSION_KEY
 from django.core.cache import cache
 from django.http import HttpResponse
 from django.test import Client, RequestFactory
 from django.urls import reverse
+from django.utils import timezone
 
 import sso.views
 from admincenter.encryption import encrypt
-from admincenter.models import OidcTokenAuthMethod, SsoConnection, SsoProtocol
+from admincenter.models import (
+    AuditEvent,
+    OidcTokenAuthMethod,
+    SsoConnection,
+    SsoDomain,
+    SsoProtocol,
+    User,
+    UserSource,
+)
+from admincenter.services.domains import sso_domains_set
 from sso import oidc, views_oidc
 from sso.endpoints import sp_values
 from sso.identity import SsoValidationError
@@ -656,3 +668,41 @@ def test_callback_refuses_post(client, connection):
     response = client.post(reverse("sso:oidc_callback", kwargs={"public_id": connection.public_id}))
 
     assert response.status_code == 405
+
+
+# --- through the real sign-in views (sso/views.py, admincenter/services/signin.py) ---------
+
+
+@pytest.fixture
+def jit_connection(connection):
+    """The connection with acme.test verified: a new person there is created at sign-in (JIT)."""
+    sso_domains_set(connection=connection, domains=["acme.test"])
+    SsoDomain.objects.filter(connection=connection).update(verified_at=timezone.now())
+    return connection
+
+
+def test_oidc_sign_in_creates_the_jit_user_and_signs_them_in(client, jit_connection, provider):
+    start = client.get(reverse("sso:login", kwargs={"public_id": jit_connection.public_id}), {"next": "/groups/"})
+    assert start.status_code == 302
+
+    response = callback(client, jit_connection, provider.authorize(start["Location"]))
+
+    assert response.status_code == 302
+    user = User.objects.get(email=PERSON["email"])
+    assert user.source == UserSource.JIT
+    assert (user.given_name, user.family_name) == (PERSON["given_name"], PERSON["family_name"])
+    assert client.session.get(SESSION_KEY) == str(user.pk)
+    assert AuditEvent.objects.filter(action="login.success").exists()
+
+
+def test_refused_callback_is_a_400_page_and_an_audited_failure(client, jit_connection, provider):
+    start = client.get(reverse("sso:login", kwargs={"public_id": jit_connection.public_id}))
+    params = provider.authorize(start["Location"], id_token_claims={"nonce": "not-the-one-sent"})
+
+    response = callback(client, jit_connection, params)
+
+    assert response.status_code == 400
+    assert SESSION_KEY not in client.session
+    assert not User.objects.filter(email=PERSON["email"]).exists()
+    [event] = AuditEvent.objects.filter(action="login.failure")
+    assert event.after == {"reason": "nonce_mismatch", "protocol": "oidc", "connection": jit_connection.name}

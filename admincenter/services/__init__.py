@@ -19,6 +19,13 @@ from admincenter.services.organizations import (
     organization_create,
     product_instance_create,
 )
+from admincenter.services.signin import (
+    organization_require_sso_set,
+    password_sign_in,
+    sso_sign_in,
+    sso_validation_failed,
+    user_local_login_set,
+)
 from admincenter.services.sso import (
     provisioning_mode_set,
     scim_disable,
@@ -58,6 +65,8 @@ __all__ = [
     "group_members_remove",
     "group_rename",
     "organization_create",
+    "organization_require_sso_set",
+    "password_sign_in",
     "product_instance_create",
     "provisioning_mode_set",
     "scim_disable",
@@ -70,8 +79,11 @@ __all__ = [
     "sso_connection_create",
     "sso_connection_delete",
     "sso_connection_update",
+    "sso_sign_in",
+    "sso_validation_failed",
     "user_create",
     "user_delete",
+    "user_local_login_set",
     "user_set_active",
     "user_update",
 ]

@@ -11,6 +11,7 @@ import pytest
 
 from admincenter.errors import InvalidValue
 from sso.metadata import IdpMetadata, fetch_idp_metadata, parse_idp_metadata
+from tests.e2e.idp import SimpleSamlIdp, missing_simplesamlphp
 from tests.sso.metadata_support import (
     IDP_ENTITY_ID,
     IDP_SSO_URL,
@@ -166,3 +167,25 @@ def test_fetch_of_an_unreachable_host_is_a_clear_error(settings):
 def test_fetch_accepts_http_and_https_urls_only(url):
     with pytest.raises(InvalidValue, match="http:// or https://"):
         fetch_idp_metadata(url)
+
+
+# --- a real IdP's metadata ---------------------------------------------------------------
+
+
+@pytest.fixture
+def simplesamlphp(tmp_path):
+    reason = missing_simplesamlphp()
+    if reason:
+        pytest.skip(reason)
+    idp = SimpleSamlIdp(tmp_path / "simplesamlphp")
+    idp.start(users=[], service_providers=[])
+    yield idp
+    idp.stop()
+
+
+def test_fetch_reads_the_metadata_simplesamlphp_publishes(simplesamlphp, settings):
+    settings.SSO_HTTP_TIMEOUT_SECONDS = 10
+    parsed = fetch_idp_metadata(simplesamlphp.metadata_url)
+    assert parsed.entity_id == simplesamlphp.entity_id
+    assert parsed.sso_url == simplesamlphp.sso_url
+    assert parsed.x509_cert == certificate_body(simplesamlphp.certificate_pem)

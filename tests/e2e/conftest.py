@@ -1,0 +1,307 @@
+"""End-to-end sign-in: Playwright drives Debian's Chromium through the whole redirect flow
+against real identity providers this project did not write (``tests/e2e/idp.py``).
+
+- The app runs in a live server bound to ``127.0.0.1``; the IdPs run on ``localhost``, a
+  different site, so SameSite cookie rules apply as between a real IdP and the app.
+- Each IdP starts once per session and knows a fixed cast of people (``SAML_PEOPLE``,
+  ``OIDC_PEOPLE``) and one relying party: a connection with a fixed ``public_id``, which each
+  test creates in its own (committed, then flushed) database.
+- Missing tools skip the tests with the reason; with ``CI=true`` (set by ``.ci/run``) the
+  same reason fails them, so a broken install cannot pass silently.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import threading
+import uuid
+
+import pytest
+from django.test import override_settings
+from django.utils import timezone
+
+from admincenter import services
+from admincenter.encryption import encrypt
+from admincenter.models import SsoConnection, SsoDomain
+from admincenter.services import Actor
+from sso.endpoints import sp_values
+from tests.e2e.flows import ScimApi
+from tests.e2e.idp import (
+    OidcAccount,
+    OidcClient,
+    OidcProvider,
+    SamlUser,
+    SimpleSamlIdp,
+    missing_oidc_provider,
+    missing_simplesamlphp,
+)
+
+# Playwright's sync API keeps an asyncio loop in this thread; Django would otherwise
+# refuse the ORM calls the tests make between browser steps.
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+try:
+    from playwright.sync_api import sync_playwright
+except ImportError:  # pragma: no cover - depends on the machine
+    sync_playwright = None
+
+CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+OPERATOR = Actor.operator("e2e tests")
+ADMIN_PASSWORD = "Correct-Horse-42"
+APP_HOST = "127.0.0.1"
+
+# The relying parties the IdPs are configured for at session start.
+SAML_CONNECTION_ID = uuid.UUID("5a3f0e1c-0000-4000-8000-000000005a31")
+OIDC_CONNECTION_ID = uuid.UUID("0d1c0e1c-0000-4000-8000-000000000d1c")
+OIDC_CLIENT_ID = "optiid-e2e"
+OIDC_CLIENT_SECRET = "optiid-e2e-client-secret"  # the provider's test client, not a real secret
+
+# Who each IdP vouches for. Each test creates the matching state in the app.
+NEW_HIRE = "nia.newhire@acme.test"  # unknown to the app: JIT creates her
+GROUPED = "gus.grouped@acme.test"  # carries a group claim
+PROVISIONED = "pat.provisioned@acme.test"  # pushed by SCIM before signing in
+STRANGER = "sam.stranger@acme.test"  # never provisioned: refused in SCIM mode
+DEPARTED = "dee.departed@acme.test"  # provisioned, then deactivated by SCIM
+OTHER_ORG_USER = "hank@globex.test"  # home is Globex, yet Acme's IdP vouches for him
+CLAIMED_GROUPS = ("Marketing", "Opti_Not_A_Group_Here")
+
+SAML_PEOPLE = [
+    SamlUser(NEW_HIRE, "Nia", "Newhire"),
+    SamlUser(GROUPED, "Gus", "Grouped", groups=CLAIMED_GROUPS),
+    SamlUser(PROVISIONED, "Pat", "Provisioned"),
+    SamlUser(STRANGER, "Sam", "Stranger"),
+    SamlUser(DEPARTED, "Dee", "Departed"),
+    SamlUser(OTHER_ORG_USER, "Hank", "Globex"),
+]
+OIDC_PEOPLE = [
+    OidcAccount(person.email, person.email, person.given_name, person.family_name, person.groups)
+    for person in SAML_PEOPLE
+]
+
+
+def running_in_ci() -> bool:
+    return os.environ.get("CI", "").strip().lower() in {"1", "true", "yes"}
+
+
+def skip_or_fail(reason: str) -> None:
+    """Skip on a laptop without the tools; fail in CI, where they must be installed."""
+    if running_in_ci():
+        pytest.fail(f"CI=true but the end-to-end sign-in tests cannot run: {reason}", pytrace=False)
+    pytest.skip(reason)
+
+
+def _missing_browser() -> str:
+    if sync_playwright is None:
+        return "needs Playwright for Python: pip install -r requirements.txt"
+    if not (os.path.exists(CHROMIUM) or shutil.which("chromium")):
+        return f"needs Chromium at {CHROMIUM}: apt-get install chromium"
+    return ""
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if item.path.is_relative_to(os.path.dirname(__file__)):
+            item.add_marker(pytest.mark.e2e)
+
+
+# --- the app, the browser, the IdPs (once per session) -------------------------------------
+
+
+@pytest.fixture(scope="session")
+def live_server(django_db_setup, django_db_blocker):
+    """pytest-django's live server, bound to 127.0.0.1 instead of ``localhost`` so the app
+    and the IdPs are different sites."""
+    from pytest_django.live_server_helper import LiveServer
+
+    with django_db_blocker.unblock():
+        server = LiveServer(f"{APP_HOST}:0")
+    yield server
+    # Let the request threads of the browser's last keep-alive connections (closed with the
+    # browser, torn down before this fixture) finish before the in-memory SQLite connection
+    # they share stops being shareable.
+    for thread in threading.enumerate():
+        if "process_request_thread" in thread.name:
+            thread.join(timeout=5)
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def chromium():
+    reason = _missing_browser()
+    if reason:
+        skip_or_fail(reason)
+    executable = CHROMIUM if os.path.exists(CHROMIUM) else shutil.which("chromium")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=executable, headless=True, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+def _relying_party(live_server, public_id: uuid.UUID, protocol: str):
+    """The values a connection with ``public_id`` will have once created (sso.endpoints)."""
+    with override_settings(PUBLIC_BASE_URL=live_server.url):
+        return sp_values(SsoConnection(public_id=public_id, protocol=protocol))
+
+
+@pytest.fixture(scope="session")
+def saml_idp(live_server, tmp_path_factory):
+    reason = _missing_browser() or missing_simplesamlphp()
+    if reason:
+        skip_or_fail(reason)
+    values = _relying_party(live_server, SAML_CONNECTION_ID, "saml")
+    idp = SimpleSamlIdp(tmp_path_factory.mktemp("simplesamlphp"))
+    idp.start(
+        users=SAML_PEOPLE,
+        service_providers=[{"entity_id": values.sp_entity_id, "acs_url": values.acs_url}],
+    )
+    yield idp
+    idp.stop()
+
+
+@pytest.fixture(scope="session")
+def oidc_idp(live_server, tmp_path_factory):
+    reason = _missing_browser() or missing_oidc_provider()
+    if reason:
+        skip_or_fail(reason)
+    values = _relying_party(live_server, OIDC_CONNECTION_ID, "oidc")
+    provider = OidcProvider(tmp_path_factory.mktemp("oidc-provider"))
+    provider.start(
+        clients=[OidcClient(OIDC_CLIENT_ID, OIDC_CLIENT_SECRET, [values.oidc_redirect_uri])],
+        accounts=OIDC_PEOPLE,
+    )
+    yield provider
+    provider.stop()
+
+
+# --- per test: a browser context, the organizations -----------------------------------------
+
+
+@pytest.fixture(autouse=True)
+def _public_base_url(settings, live_server):
+    settings.PUBLIC_BASE_URL = live_server.url
+
+
+@pytest.fixture
+def page(chromium, live_server):
+    """A fresh browser context (no IdP or app cookies) per test."""
+    context = chromium.new_context(base_url=live_server.url, viewport={"width": 1280, "height": 860})
+    context.set_default_timeout(15_000)
+    page = context.new_page()
+    yield page
+    context.close()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    """A failing test's report gets where the browser stood and the IdPs' logs."""
+    report = yield
+    if report.when == "call" and report.failed:
+        funcargs = getattr(item, "funcargs", {})
+        if "page" in funcargs:
+            report.sections.append(("browser", _page_state(funcargs["page"])))
+        for name in ("saml_idp", "oidc_idp"):
+            if name in funcargs:
+                report.sections.append((name, funcargs[name].diagnostics()))
+    return report
+
+
+def _page_state(page) -> str:
+    try:
+        text = page.locator("body").inner_text(timeout=2_000)[:3000]
+    except Exception as exc:  # the page may be gone; the report says why
+        text = f"(page text unavailable: {exc})"
+    return f"URL: {page.url}\n{text}"
+
+
+@pytest.fixture
+def acme(db):
+    """Acme, with one administrator; its IdP's domain acme.test comes with the connection."""
+    return services.organization_create(
+        name="Acme", slug="acme", actor=OPERATOR, admin_email="admin@acme.test", admin_password=ADMIN_PASSWORD
+    )
+
+
+def _connect(organization, *, name: str, protocol: str, public_id: uuid.UUID, domain: str, **protocol_fields):
+    """A ready connection with the given protocol values and a verified domain.
+
+    The protocol values and the fixed ``public_id`` the IdP was configured for are written to
+    the model directly: the connection's configuration screens are tested elsewhere, and
+    these tests are about the sign-in. Domain verification (DNS TXT) is tested in
+    tests/admincenter: here the domain is marked verified directly (SsoDomain.verified_at)."""
+    connection = services.sso_connection_create(
+        organization=organization, name=name, protocol=protocol, domains=[domain], actor=OPERATOR
+    )
+    SsoConnection.objects.filter(pk=connection.pk).update(public_id=public_id, **protocol_fields)
+    SsoDomain.objects.filter(connection=connection, domain=domain).update(
+        verified_at=timezone.now(), verified_by="e2e fixture"
+    )
+    connection.refresh_from_db()
+    assert connection.is_ready, connection
+    return connection
+
+
+@pytest.fixture
+def saml_connection(acme, saml_idp):
+    return _connect(
+        acme,
+        name="SimpleSAMLphp",
+        protocol="saml",
+        public_id=SAML_CONNECTION_ID,
+        domain="acme.test",
+        saml_idp_entity_id=saml_idp.entity_id,
+        saml_idp_sso_url=saml_idp.sso_url,
+        saml_idp_x509_cert=saml_idp.certificate_pem,
+    )
+
+
+@pytest.fixture
+def oidc_connection(acme, oidc_idp):
+    return _connect(
+        acme,
+        name="oidc-provider",
+        protocol="oidc",
+        public_id=OIDC_CONNECTION_ID,
+        domain="acme.test",
+        oidc_issuer=oidc_idp.issuer,
+        oidc_client_id=OIDC_CLIENT_ID,
+        oidc_client_secret_encrypted=encrypt(OIDC_CLIENT_SECRET),
+        oidc_scopes="openid email profile groups",
+    )
+
+
+@pytest.fixture
+def globex(db):
+    """Another organization that verified globex.test, with its own user Hank."""
+    organization = services.organization_create(
+        name="Globex", slug="globex", actor=OPERATOR, admin_email="admin@globex.test", admin_password=ADMIN_PASSWORD
+    )
+    connection = services.sso_connection_create(
+        organization=organization, name="Okta", protocol="saml", domains=["globex.test"], actor=OPERATOR
+    )
+    SsoDomain.objects.filter(connection=connection).update(verified_at=timezone.now(), verified_by="e2e fixture")
+    services.user_create(
+        organization=organization, email=OTHER_ORG_USER, given_name="Hank", family_name="Globex", actor=OPERATOR
+    )
+    return organization
+
+
+@pytest.fixture
+def scim_api(live_server):
+    """Switches a connection's organization to SCIM mode and returns a SCIM client for it."""
+
+    def switch(connection) -> ScimApi:
+        services.scim_enable(organization=connection.organization, connection=connection, actor=OPERATOR)
+        issued = services.scim_token_issue(organization=connection.organization, label="e2e IdP", actor=OPERATOR)
+        return ScimApi(live_server.url, issued.raw)
+
+    return switch

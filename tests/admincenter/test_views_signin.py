@@ -309,3 +309,9 @@ def test_break_glass_is_for_admins_and_own_users_only(member_client, admin_clien
     assert (
         admin_client.post(reverse("user_local_login", args=[hank.pk]), {"local_login_allowed": "on"}).status_code == 404
     )
+
+
+def test_a_person_without_a_password_is_told_break_glass_does_not_apply(admin_client, manual_user):
+    html = admin_client.get(reverse("user_detail", args=[manual_user.pk])).content.decode()
+    assert "has no password, so they sign in with SSO only" in html
+    assert reverse("user_local_login", args=[manual_user.pk]) not in html

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -14,7 +15,7 @@ from django.core.management import call_command
 from admincenter.encryption import decrypt
 from admincenter.models import AuditEvent, SsoConnection
 from admincenter.services.sso import certificate_fingerprint
-from tests.admincenter.test_commands import fails, operator_events, run
+from tests.admincenter.test_commands import fails, manage, operator_events, run
 from tests.sso.metadata_support import (
     IDP_ENTITY_ID,
     IDP_SSO_URL,
@@ -278,3 +279,50 @@ def test_help(command, words, capsys):
     text = capsys.readouterr().out
     for word in words:
         assert word in text
+
+
+# --- the real command line ---------------------------------------------------------------------
+
+
+def test_the_command_line_as_the_issue_writes_it(tmp_path, metadata_file, monkeypatch):
+    """``manage.py`` in a subprocess: the options parse exactly as documented, and ``show``
+    prints five ``key: value`` lines built on PUBLIC_BASE_URL."""
+    monkeypatch.setenv("PUBLIC_BASE_URL", "https://id.acme.example")
+    db = tmp_path / "db.sqlite3"
+    assert manage(db, "migrate", "--noinput", "-v", "0").returncode == 0
+    assert manage(db, "create_organization", "--name", "Acme", "--slug", "acme").returncode == 0
+
+    added = manage(
+        db, "sso_connection", "add", "--org", "acme", "--name", "Okta", "--protocol", "saml",
+        "--metadata-file", str(metadata_file), "--domains", "acme.com,acme.de",
+    )  # fmt: skip
+    assert (added.returncode, added.stdout) == (
+        0,
+        "Created SSO connection 'Okta' (SAML 2.0) in acme; domains: acme.com, acme.de.\n",
+    )
+    oidc = manage(
+        db, "sso_connection", "add", "--org", "acme", "--name", "Entra", "--protocol", "oidc",
+        "--issuer", "https://login.example/v2.0", "--client-id", "app", "--client-secret", SECRET,
+    )  # fmt: skip
+    assert oidc.returncode == 0 and SECRET not in oidc.stdout + oidc.stderr
+
+    shown = manage(db, "sso_connection", "show", "--org", "acme", "--name", "okta")
+    assert shown.returncode == 0, shown.stderr
+    lines = shown.stdout.splitlines()
+    assert [line.split(": ", 1)[0] for line in lines] == [
+        "sp_entity_id",
+        "acs_url",
+        "sp_metadata_url",
+        "oidc_redirect_uri",
+        "login_url",
+    ]
+    assert all(re.fullmatch(r"\w+: https://id\.acme\.example/sso/[0-9a-f-]{36}/[a-z/]+/", line) for line in lines)
+
+    listed = manage(db, "sso_connection", "list", "--org", "acme")
+    assert [line.split()[:3] for line in listed.stdout.splitlines()[1:]] == [
+        ["Okta", "saml", "ready"],
+        ["Entra", "oidc", "ready"],
+    ]
+    usage = manage(db, "sso_connection", "add", "--org", "acme", "--name", "X", "--protocol", "saml",
+                   "--metadata-url", "https://a.example/md", "--metadata-file", str(metadata_file))  # fmt: skip
+    assert usage.returncode == 2 and "not allowed with argument" in usage.stderr

@@ -286,6 +286,48 @@ def test_oidc_edit_page_shows_the_redirect_uri_and_default_claims(admin_client, 
     assert 'placeholder="given_name"' in html  # sso.identity.DEFAULT_ATTRIBUTES for OIDC
 
 
+def resubmitted(page) -> dict:
+    """What a browser posts back for an edit page nobody changed."""
+    data = {}
+    for name, value in page.context["form"].initial.items():
+        if value is True:
+            data[name] = "on"
+        elif value not in (None, False):
+            data[name] = value
+    return data
+
+
+@pytest.mark.parametrize("protocol", ["saml", "oidc"])
+def test_saving_an_unchanged_connection_changes_and_audits_nothing(admin_client, organization, protocol):
+    settings = (
+        {
+            "saml_idp_entity_id": IDP_ENTITY_ID,
+            "saml_idp_sso_url": IDP_SSO_URL,
+            "saml_idp_x509_cert": certificate_pem(),
+            "saml_allow_idp_initiated": True,
+        }
+        if protocol == "saml"
+        else {
+            "oidc_issuer": "https://login.example",
+            "oidc_client_id": "app",
+            "oidc_client_secret": SECRET,
+            "group_claims_enabled": True,
+            "groups_attribute": "roles",
+        }
+    )
+    connection = services.sso_connection_create(
+        organization=organization, name="IdP", protocol=protocol, domains=["idp.example"], actor=OPERATOR, **settings
+    )
+    stored = {f.attname: getattr(connection, f.attname) for f in SsoConnection._meta.concrete_fields}
+    url = reverse("sso_edit", args=[connection.pk])
+    response = admin_client.post(url, resubmitted(admin_client.get(url)))
+    assert response.status_code == 302
+    connection = SsoConnection.objects.get(pk=connection.pk)
+    assert {f.attname: getattr(connection, f.attname) for f in SsoConnection._meta.concrete_fields} == stored
+    assert connection.is_ready
+    assert not AuditEvent.objects.filter(action="sso_connection.update").exists()
+
+
 def test_editing_another_organizations_connection_is_404(admin_client, organization, other_organization):
     foreign = other_organization.sso_connections.get()
     assert admin_client.get(reverse("sso_edit", args=[foreign.pk])).status_code == 404

@@ -3,6 +3,8 @@ localhost (tests/e2e/conftest.py). Each test walks the whole redirect flow: the 
 AuthnRequest (HTTP-Redirect), SimpleSAMLphp's login page, its signed Response posted
 cross-site to the ACS, and the sign-in rules of docs/sso.md."""
 
+from urllib.parse import urlencode
+
 import pytest
 
 from admincenter import services
@@ -133,3 +135,45 @@ def test_an_assertion_for_another_organizations_user_is_refused(
     assert hank.last_login is None
     assert login_events(acme) == [("login.refused", "other_organization")]
     assert login_events(globex) == []
+
+
+def test_a_scim_deactivation_ends_the_session_of_a_signed_in_person(
+    page, live_server, saml_idp, acme, saml_connection, scim_api
+):
+    scim = scim_api(saml_connection)
+    provisioned = scim.create_user(PROVISIONED, "Pat", "Provisioned")
+    sign_in(page, live_server, saml_idp, PROVISIONED, landing="/my-access/")
+    assert signed_in_user(page) is not None
+
+    scim.deactivate_user(provisioned["id"])
+    page.goto("/my-access/")
+
+    assert page.url.startswith(f"{live_server.url}/login/")
+
+
+def idp_initiated_sign_in(page, live_server, saml_idp, connection, email):
+    """SimpleSAMLphp's unsolicited sign-in: its SSO URL with the SP's entity ID, no AuthnRequest."""
+    page.goto(f"{saml_idp.sso_url}?{urlencode({'spentityid': sp_values(connection).sp_entity_id})}")
+    sign_in_at_simplesamlphp(page, email)
+    back_at_app(page, live_server)
+
+
+def test_an_idp_initiated_response_is_refused_by_default(page, live_server, saml_idp, acme, saml_connection):
+    idp_initiated_sign_in(page, live_server, saml_idp, saml_connection, NEW_HIRE)
+
+    assert signed_in_user(page) is None
+    assert not User.objects.filter(email=NEW_HIRE).exists()
+    assert login_events(acme) == [("login.failure", "unsolicited_refused")]
+
+
+def test_an_idp_initiated_response_signs_in_when_the_connection_allows_it(
+    page, live_server, saml_idp, acme, saml_connection
+):
+    saml_connection.saml_allow_idp_initiated = True
+    saml_connection.save(update_fields=["saml_allow_idp_initiated"])
+
+    idp_initiated_sign_in(page, live_server, saml_idp, saml_connection, NEW_HIRE)
+
+    assert page.url.startswith(f"{live_server.url}/my-access/")
+    assert signed_in_user(page) == User.objects.get(email=NEW_HIRE)
+    assert login_actions(acme) == ["login.success"]

@@ -108,12 +108,6 @@ def _missing_browser() -> str:
     return ""
 
 
-def pytest_collection_modifyitems(config, items):
-    for item in items:
-        if item.path.is_relative_to(os.path.dirname(__file__)):
-            item.add_marker(pytest.mark.e2e)
-
-
 # --- the app, the browser, the IdPs (once per session) -------------------------------------
 
 

@@ -30,7 +30,7 @@ from tests.e2e.flows import (
     start_at_login_page,
 )
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 
 def sign_in(page, live_server, saml_idp, email, *, landing=""):

@@ -22,16 +22,14 @@ from django.test import override_settings
 from django.utils import timezone
 
 from admincenter import services
-from admincenter.encryption import encrypt
 from admincenter.models import SsoConnection, SsoDomain
-from admincenter.services import Actor
 from sso.endpoints import sp_values
+from sso.metadata import fetch_idp_metadata
+from tests.e2e.cast import OIDC_PEOPLE, OPERATOR, OTHER_ORG_USER, SAML_PEOPLE
 from tests.e2e.flows import ScimApi
 from tests.e2e.idp import (
-    OidcAccount,
     OidcClient,
     OidcProvider,
-    SamlUser,
     SimpleSamlIdp,
     missing_oidc_provider,
     missing_simplesamlphp,
@@ -56,7 +54,6 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-OPERATOR = Actor.operator("e2e tests")
 ADMIN_PASSWORD = "Correct-Horse-42"
 APP_HOST = "127.0.0.1"
 
@@ -65,28 +62,6 @@ SAML_CONNECTION_ID = uuid.UUID("5a3f0e1c-0000-4000-8000-000000005a31")
 OIDC_CONNECTION_ID = uuid.UUID("0d1c0e1c-0000-4000-8000-000000000d1c")
 OIDC_CLIENT_ID = "optiid-e2e"
 OIDC_CLIENT_SECRET = "optiid-e2e-client-secret"  # the provider's test client, not a real secret
-
-# Who each IdP vouches for. Each test creates the matching state in the app.
-NEW_HIRE = "nia.newhire@acme.test"  # unknown to the app: JIT creates her
-GROUPED = "gus.grouped@acme.test"  # carries a group claim
-PROVISIONED = "pat.provisioned@acme.test"  # pushed by SCIM before signing in
-STRANGER = "sam.stranger@acme.test"  # never provisioned: refused in SCIM mode
-DEPARTED = "dee.departed@acme.test"  # provisioned, then deactivated by SCIM
-OTHER_ORG_USER = "hank@globex.test"  # home is Globex, yet Acme's IdP vouches for him
-CLAIMED_GROUPS = ("Marketing", "Opti_Not_A_Group_Here")
-
-SAML_PEOPLE = [
-    SamlUser(NEW_HIRE, "Nia", "Newhire"),
-    SamlUser(GROUPED, "Gus", "Grouped", groups=CLAIMED_GROUPS),
-    SamlUser(PROVISIONED, "Pat", "Provisioned"),
-    SamlUser(STRANGER, "Sam", "Stranger"),
-    SamlUser(DEPARTED, "Dee", "Departed"),
-    SamlUser(OTHER_ORG_USER, "Hank", "Globex"),
-]
-OIDC_PEOPLE = [
-    OidcAccount(person.email, person.email, person.given_name, person.family_name, person.groups)
-    for person in SAML_PEOPLE
-]
 
 
 def running_in_ci() -> bool:
@@ -225,17 +200,22 @@ def acme(db):
     )
 
 
-def _connect(organization, *, name: str, protocol: str, public_id: uuid.UUID, domain: str, **protocol_fields):
-    """A ready connection with the given protocol values and a verified domain.
+def _connect(organization, *, name: str, protocol: str, public_id: uuid.UUID, domain: str, **protocol_settings):
+    """A ready connection configured through the service, with a verified domain.
 
-    The protocol values and the fixed ``public_id`` the IdP was configured for are written to
-    the model directly: the connection's configuration screens are tested elsewhere, and
-    these tests are about the sign-in. Domain verification (DNS TXT) is tested in
-    tests/admincenter: here the domain is marked verified directly (SsoDomain.verified_at)."""
+    Two things are written to the model directly. The ``public_id``: the IdPs were
+    configured at session start for a fixed one, as an administrator pastes the SP values
+    into the IdP once. The domain's ``verified_at``: DNS TXT verification is tested in
+    tests/admincenter, against a DNS server that test starts."""
     connection = services.sso_connection_create(
-        organization=organization, name=name, protocol=protocol, domains=[domain], actor=OPERATOR
+        organization=organization,
+        name=name,
+        protocol=protocol,
+        domains=[domain],
+        actor=OPERATOR,
+        **protocol_settings,
     )
-    SsoConnection.objects.filter(pk=connection.pk).update(public_id=public_id, **protocol_fields)
+    SsoConnection.objects.filter(pk=connection.pk).update(public_id=public_id)
     SsoDomain.objects.filter(connection=connection, domain=domain).update(
         verified_at=timezone.now(), verified_by="e2e fixture"
     )
@@ -246,15 +226,16 @@ def _connect(organization, *, name: str, protocol: str, public_id: uuid.UUID, do
 
 @pytest.fixture
 def saml_connection(acme, saml_idp):
+    """Configured from the metadata SimpleSAMLphp publishes, as from its metadata URL."""
+    metadata = fetch_idp_metadata(saml_idp.metadata_url)
     return _connect(
         acme,
         name="SimpleSAMLphp",
         protocol="saml",
         public_id=SAML_CONNECTION_ID,
         domain="acme.test",
-        saml_idp_entity_id=saml_idp.entity_id,
-        saml_idp_sso_url=saml_idp.sso_url,
-        saml_idp_x509_cert=saml_idp.certificate_pem,
+        saml_idp_metadata_url=saml_idp.metadata_url,
+        **metadata.connection_settings(),
     )
 
 
@@ -268,7 +249,7 @@ def oidc_connection(acme, oidc_idp):
         domain="acme.test",
         oidc_issuer=oidc_idp.issuer,
         oidc_client_id=OIDC_CLIENT_ID,
-        oidc_client_secret_encrypted=encrypt(OIDC_CLIENT_SECRET),
+        oidc_client_secret=OIDC_CLIENT_SECRET,
         oidc_scopes="openid email profile groups",
     )
 

@@ -15,7 +15,9 @@ from typing import TYPE_CHECKING
 import requests
 from django.conf import settings
 
-from admincenter.models import AuditEvent, Organization, User
+from admincenter import services
+from admincenter.models import AuditEvent, Organization, SsoConnection, User
+from tests.e2e.cast import OPERATOR
 
 if TYPE_CHECKING:  # Playwright is imported by the conftest only when it is installed
     from playwright.sync_api import Page
@@ -86,6 +88,13 @@ def login_events(organization: Organization) -> list[tuple[str, str]]:
         "occurred_at", "id"
     )
     return [(event.action, str((event.after or {}).get("reason", ""))) for event in events]
+
+
+def connection_update(connection: SsoConnection, **changes) -> SsoConnection:
+    """Change a connection's settings as an administrator would (the service)."""
+    return services.sso_connection_update(
+        organization=connection.organization, connection=connection, actor=OPERATOR, **changes
+    )
 
 
 SCIM_USER_URN = "urn:ietf:params:scim:schemas:core:2.0:User"

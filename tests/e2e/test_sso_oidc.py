@@ -9,7 +9,7 @@ import pytest
 from admincenter import services
 from admincenter.models import Group, GroupKind, MembershipOwner, Role, SystemGroupKey, User, UserSource
 from sso.endpoints import sp_values
-from tests.e2e.conftest import (
+from tests.e2e.cast import (
     CLAIMED_GROUPS,
     DEPARTED,
     GROUPED,
@@ -21,6 +21,7 @@ from tests.e2e.conftest import (
 )
 from tests.e2e.flows import (
     back_at_app,
+    connection_update,
     login_actions,
     login_events,
     sign_in_at_oidc_provider,
@@ -53,8 +54,7 @@ def test_a_groups_claim_adds_a_jit_membership_to_an_existing_custom_group(
     page, live_server, oidc_idp, acme, oidc_connection
 ):
     marketing = services.group_create(organization=acme, name=CLAIMED_GROUPS[0], actor=OPERATOR)
-    oidc_connection.group_claims_enabled = True
-    oidc_connection.save(update_fields=["group_claims_enabled"])
+    connection_update(oidc_connection, group_claims_enabled=True)
 
     sign_in(page, live_server, oidc_idp, GROUPED, landing="/my-access/")
 

@@ -10,7 +10,7 @@ import pytest
 from admincenter import services
 from admincenter.models import Group, GroupKind, MembershipOwner, Role, SystemGroupKey, User, UserSource
 from sso.endpoints import sp_values
-from tests.e2e.conftest import (
+from tests.e2e.cast import (
     CLAIMED_GROUPS,
     DEPARTED,
     GROUPED,
@@ -22,6 +22,7 @@ from tests.e2e.conftest import (
 )
 from tests.e2e.flows import (
     back_at_app,
+    connection_update,
     login_actions,
     login_events,
     sign_in_at_simplesamlphp,
@@ -54,8 +55,7 @@ def test_a_group_claim_adds_a_jit_membership_to_an_existing_custom_group(
     page, live_server, saml_idp, acme, saml_connection
 ):
     marketing = services.group_create(organization=acme, name=CLAIMED_GROUPS[0], actor=OPERATOR)
-    saml_connection.group_claims_enabled = True
-    saml_connection.save(update_fields=["group_claims_enabled"])
+    connection_update(saml_connection, group_claims_enabled=True)
 
     sign_in(page, live_server, saml_idp, GROUPED, landing="/my-access/")
 
@@ -169,8 +169,7 @@ def test_an_idp_initiated_response_is_refused_by_default(page, live_server, saml
 def test_an_idp_initiated_response_signs_in_when_the_connection_allows_it(
     page, live_server, saml_idp, acme, saml_connection
 ):
-    saml_connection.saml_allow_idp_initiated = True
-    saml_connection.save(update_fields=["saml_allow_idp_initiated"])
+    connection_update(saml_connection, saml_allow_idp_initiated=True)
 
     idp_initiated_sign_in(page, live_server, saml_idp, saml_connection, NEW_HIRE)
 

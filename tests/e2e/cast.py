@@ -11,6 +11,7 @@ GROUPED = "gus.grouped@acme.test"  # carries a group claim
 PROVISIONED = "pat.provisioned@acme.test"  # pushed by SCIM before signing in
 STRANGER = "sam.stranger@acme.test"  # never provisioned: refused in SCIM mode
 DEPARTED = "dee.departed@acme.test"  # provisioned, then deactivated by SCIM
+ADMIN = "admin@acme.test"  # Acme's first administrator (the ``acme`` fixture), also at the IdP
 OTHER_ORG_USER = "hank@globex.test"  # home is Globex, yet Acme's IdP vouches for him
 CLAIMED_GROUPS = ("Marketing", "Opti_Not_A_Group_Here")
 
@@ -20,6 +21,7 @@ SAML_PEOPLE = [
     SamlUser(PROVISIONED, "Pat", "Provisioned"),
     SamlUser(STRANGER, "Sam", "Stranger"),
     SamlUser(DEPARTED, "Dee", "Departed"),
+    SamlUser(ADMIN, "Ada", "Admin"),
     SamlUser(OTHER_ORG_USER, "Hank", "Globex"),
 ]
 OIDC_PEOPLE = [

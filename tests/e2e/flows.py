@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from importlib import import_module
 from typing import TYPE_CHECKING
+from urllib.parse import urlencode
 
 import requests
 from django.conf import settings
@@ -30,9 +31,9 @@ def app_url(live_server, path: str = "") -> re.Pattern:
     return re.compile("^" + re.escape(f"{live_server.url}{path}"))
 
 
-def start_at_login_page(page: Page, email: str, idp_base_url: str) -> None:
+def start_at_login_page(page: Page, email: str, idp_base_url: str, *, next_url: str = "") -> None:
     """Type the email on /login/ and follow home realm discovery to the IdP."""
-    page.goto("/login/")
+    page.goto(f"/login/?{urlencode({'next': next_url})}" if next_url else "/login/")
     email_field = page.get_by_label("Email", exact=False).first
     email_field.fill(email)
     email_field.press("Enter")

@@ -11,6 +11,7 @@ from admincenter import services
 from admincenter.models import Group, GroupKind, MembershipOwner, Role, SystemGroupKey, User, UserSource
 from sso.endpoints import sp_values
 from tests.e2e.cast import (
+    ADMIN,
     CLAIMED_GROUPS,
     DEPARTED,
     GROUPED,
@@ -34,8 +35,8 @@ from tests.e2e.flows import (
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 
-def sign_in(page, live_server, saml_idp, email, *, landing=""):
-    start_at_login_page(page, email, saml_idp.base_url)
+def sign_in(page, live_server, saml_idp, email, *, landing="", next_url=""):
+    start_at_login_page(page, email, saml_idp.base_url, next_url=next_url)
     sign_in_at_simplesamlphp(page, email)
     back_at_app(page, live_server, landing)
 
@@ -176,3 +177,17 @@ def test_an_idp_initiated_response_signs_in_when_the_connection_allows_it(
     assert page.url.startswith(f"{live_server.url}/my-access/")
     assert signed_in_user(page) == User.objects.get(email=NEW_HIRE)
     assert login_actions(acme) == ["login.success"]
+
+
+def test_an_administrator_lands_on_the_dashboard(page, live_server, saml_idp, acme, saml_connection):
+    sign_in(page, live_server, saml_idp, ADMIN)
+
+    assert page.url == f"{live_server.url}/"
+    assert page.title().startswith("Dashboard · Acme")
+    assert signed_in_user(page) == User.objects.get(email=ADMIN)
+
+
+def test_next_is_kept_through_the_round_trip(page, live_server, saml_idp, acme, saml_connection):
+    sign_in(page, live_server, saml_idp, ADMIN, next_url="/users/?q=acme", landing="/users/?q=acme")
+
+    assert signed_in_user(page) == User.objects.get(email=ADMIN)

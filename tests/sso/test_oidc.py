@@ -183,6 +183,17 @@ def test_only_a_few_started_sign_ins_are_kept_per_browser(client, connection, pr
     assert states[-1] in kept and states[0] not in kept
 
 
+def test_expired_started_sign_ins_are_dropped_when_a_new_one_starts(client, connection, provider, settings):
+    stale_state = parse_qs(urlsplit(authorization_url(client, connection)).query)["state"][0]
+    session = client.session
+    session["sso_oidc_pending"][stale_state]["created"] -= settings.SSO_PENDING_TTL_SECONDS + 1
+    session.save()
+
+    fresh_state = parse_qs(urlsplit(authorization_url(client, connection)).query)["state"][0]
+
+    assert list(pending_entries(client)) == [fresh_state]
+
+
 def test_discovery_and_jwks_are_cached_between_sign_ins(client, connection, provider, outcome):
     sign_in(client, connection, provider)
     sign_in(client, connection, provider)
@@ -330,6 +341,8 @@ def test_id_token_for_another_client_is_refused(client, connection, provider, ou
     sign_in(client, connection, provider, id_token_claims={"aud": "another-client"})
 
     assert refused_reason(outcome) == "audience_mismatch"
+    # The aud check itself refused it (the azp rule would also catch this one).
+    assert "'aud'" in outcome["error"].detail
 
 
 def test_several_audiences_need_azp_naming_this_client(client, connection, provider, outcome):

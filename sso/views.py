@@ -29,11 +29,10 @@ from sso.identity import SsoValidationError
 FAILURE_EXPLANATIONS = {
     "signature_invalid": "The identity provider's answer was not signed with the certificate this connection trusts.",
     "audience_mismatch": "The identity provider's answer was meant for another application.",
-    "recipient_mismatch": "The identity provider's answer was sent to another address than this application's.",
     "destination_mismatch": "The identity provider's answer was sent to another address than this application's.",
     "issuer_mismatch": "The answer did not come from the identity provider this connection is set up with.",
-    "expired": "The identity provider's answer has expired. Start the sign-in again.",
-    "not_yet_valid": "The identity provider's answer is not valid yet (the clocks disagree). Try again in a minute.",
+    "expired": "The identity provider's answer is outside its validity time: it expired, or the clocks disagree. "
+    "Start the sign-in again.",
     "replayed": "This answer from the identity provider was already used. Start the sign-in again.",
     "in_response_to_mismatch": "The answer does not belong to a sign-in started here, or it took too long. "
     "Start the sign-in again.",

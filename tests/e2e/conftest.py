@@ -25,7 +25,18 @@ from admincenter import services
 from admincenter.models import SsoConnection, SsoDomain
 from sso.endpoints import sp_values
 from sso.metadata import fetch_idp_metadata
-from tests.e2e.cast import OIDC_PEOPLE, OPERATOR, OTHER_ORG_USER, SAML_PEOPLE
+from tests.e2e.cast import (
+    OIDC_CLIENT_ID,
+    OIDC_CLIENT_SECRET,
+    OIDC_CONNECTION_ID,
+    OIDC_PEOPLE,
+    OIDC_POST_CLIENT_ID,
+    OIDC_POST_CONNECTION_ID,
+    OPERATOR,
+    OTHER_ORG_USER,
+    SAML_CONNECTION_ID,
+    SAML_PEOPLE,
+)
 from tests.e2e.flows import ScimApi
 from tests.e2e.idp import (
     OidcClient,
@@ -56,12 +67,6 @@ CHROMIUM_ARGS = [
 ]
 ADMIN_PASSWORD = "Correct-Horse-42"
 APP_HOST = "127.0.0.1"
-
-# The relying parties the IdPs are configured for at session start.
-SAML_CONNECTION_ID = uuid.UUID("5a3f0e1c-0000-4000-8000-000000005a31")
-OIDC_CONNECTION_ID = uuid.UUID("0d1c0e1c-0000-4000-8000-000000000d1c")
-OIDC_CLIENT_ID = "optiid-e2e"
-OIDC_CLIENT_SECRET = "optiid-e2e-client-secret"  # the provider's test client, not a real secret
 
 
 def running_in_ci() -> bool:
@@ -142,10 +147,19 @@ def oidc_idp(live_server, tmp_path_factory):
     reason = _missing_browser() or missing_oidc_provider()
     if reason:
         skip_or_fail(reason)
-    values = _relying_party(live_server, OIDC_CONNECTION_ID, "oidc")
+    basic = _relying_party(live_server, OIDC_CONNECTION_ID, "oidc")
+    post = _relying_party(live_server, OIDC_POST_CONNECTION_ID, "oidc")
     provider = OidcProvider(tmp_path_factory.mktemp("oidc-provider"))
     provider.start(
-        clients=[OidcClient(OIDC_CLIENT_ID, OIDC_CLIENT_SECRET, [values.oidc_redirect_uri])],
+        clients=[
+            OidcClient(OIDC_CLIENT_ID, OIDC_CLIENT_SECRET, [basic.oidc_redirect_uri]),
+            OidcClient(
+                OIDC_POST_CLIENT_ID,
+                OIDC_CLIENT_SECRET,
+                [post.oidc_redirect_uri],
+                token_endpoint_auth_method="client_secret_post",
+            ),
+        ],
         accounts=OIDC_PEOPLE,
     )
     yield provider
@@ -241,6 +255,7 @@ def saml_connection(acme, saml_idp):
 
 @pytest.fixture
 def oidc_connection(acme, oidc_idp):
+    """Authenticates at the token endpoint with client_secret_basic, the default."""
     return _connect(
         acme,
         name="oidc-provider",
@@ -251,6 +266,22 @@ def oidc_connection(acme, oidc_idp):
         oidc_client_id=OIDC_CLIENT_ID,
         oidc_client_secret=OIDC_CLIENT_SECRET,
         oidc_scopes="openid email profile groups",
+    )
+
+
+@pytest.fixture
+def oidc_post_connection(acme, oidc_idp):
+    """Authenticates at the token endpoint with client_secret_post."""
+    return _connect(
+        acme,
+        name="oidc-provider (post)",
+        protocol="oidc",
+        public_id=OIDC_POST_CONNECTION_ID,
+        domain="acme.test",
+        oidc_issuer=oidc_idp.issuer,
+        oidc_client_id=OIDC_POST_CLIENT_ID,
+        oidc_client_secret=OIDC_CLIENT_SECRET,
+        oidc_token_auth_method="client_secret_post",
     )
 
 

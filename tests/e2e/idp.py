@@ -302,6 +302,15 @@ class OidcProvider:
         _wait_until_serving(self.discovery_url, self.process, self.log_path)
         return self
 
+    def token_endpoint_auth(self) -> list[tuple[str, str, int]]:
+        """(client_id, client authentication method, HTTP status) of each token request so far."""
+        requests_seen = []
+        for line in self.log_path.read_text(errors="replace").splitlines():
+            if line.startswith("token-endpoint-auth "):
+                _, client_id, method, status = line.split()
+                requests_seen.append((client_id, method, int(status)))
+        return requests_seen
+
     def diagnostics(self) -> str:
         if not self.log_path.exists():
             return ""

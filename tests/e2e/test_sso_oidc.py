@@ -14,6 +14,8 @@ from tests.e2e.cast import (
     DEPARTED,
     GROUPED,
     NEW_HIRE,
+    OIDC_CLIENT_ID,
+    OIDC_POST_CLIENT_ID,
     OPERATOR,
     OTHER_ORG_USER,
     PROVISIONED,
@@ -48,6 +50,8 @@ def test_jit_creates_a_new_person_in_a_verified_domain(page, live_server, oidc_i
     assert (user.given_name, user.family_name) == ("Nia", "Newhire")
     assert user.group_memberships.filter(group__system_key=SystemGroupKey.EVERYONE).exists()
     assert login_actions(acme) == ["login.success"]
+    # The specification's default client authentication, unless the connection says otherwise.
+    assert oidc_idp.token_endpoint_auth()[-1] == (OIDC_CLIENT_ID, "client_secret_basic", 200)
 
 
 def test_a_groups_claim_adds_a_jit_membership_to_an_existing_custom_group(
@@ -129,3 +133,14 @@ def test_an_id_token_for_another_organizations_user_is_refused(
     assert User.objects.get(email=OTHER_ORG_USER).last_login is None
     assert login_events(acme) == [("login.refused", "other_organization")]
     assert login_events(globex) == []
+
+
+def test_the_client_authenticates_with_client_secret_post_when_the_connection_says_so(
+    page, live_server, oidc_idp, acme, oidc_post_connection
+):
+    start_at_connection(page, sp_values(oidc_post_connection).login_url, oidc_idp.issuer)
+    sign_in_at_oidc_provider(page, NEW_HIRE)
+    back_at_app(page, live_server, "/my-access/")
+
+    assert signed_in_user(page) == User.objects.get(email=NEW_HIRE, source=UserSource.JIT)
+    assert oidc_idp.token_endpoint_auth()[-1] == (OIDC_POST_CLIENT_ID, "client_secret_post", 200)

@@ -64,6 +64,17 @@ const provider = new Provider(config.issuer, {
 // The relying party under test runs on plain http://127.0.0.1 in the tests.
 provider.proxy = false;
 
+// oidc-provider accepts client_secret_basic and client_secret_post interchangeably, so log
+// which one each token request used: the tests check the connection's setting is honoured.
+provider.use(async (ctx, next) => {
+  await next();
+  if (ctx.method === 'POST' && ctx.path === '/token') {
+    const method = ctx.headers.authorization ? 'client_secret_basic' : 'client_secret_post';
+    const clientId = ctx.oidc?.client?.clientId ?? '-';
+    console.log(`token-endpoint-auth ${clientId} ${method} ${ctx.status}`);
+  }
+});
+
 const server = provider.listen(config.port, 'localhost', () => {
   console.log(`oidc-provider listening on ${config.issuer}`);
 });

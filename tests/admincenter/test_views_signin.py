@@ -249,7 +249,8 @@ def test_require_sso_without_its_prerequisites_is_an_error_next_to_the_field(adm
     response = admin_client.post(reverse("sign_in_policy"), {"require_sso": "on"})
     assert response.status_code == 403
     html = response.content.decode()
-    assert re.search(r'class="field has-error".*no SSO connection with a verified domain', html, re.S)
+    assert re.search(r'id="id_require_sso_error"[^>]*>[^<]*no SSO connection with a verified domain', html)
+    assert 'aria-describedby="id_require_sso_helptext id_require_sso_error"' in html
     assert not Organization.objects.get(pk=organization.pk).require_sso
 
 

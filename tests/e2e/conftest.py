@@ -142,15 +142,14 @@ def saml_idp(live_server, tmp_path_factory):
     idp.stop()
 
 
-@pytest.fixture(scope="session")
-def oidc_idp(live_server, tmp_path_factory):
+def _start_oidc_provider(live_server, workdir, *, conform_id_token_claims: bool):
     reason = _missing_browser() or missing_oidc_provider()
     if reason:
         skip_or_fail(reason)
     basic = _relying_party(live_server, OIDC_CONNECTION_ID, "oidc")
     post = _relying_party(live_server, OIDC_POST_CONNECTION_ID, "oidc")
-    provider = OidcProvider(tmp_path_factory.mktemp("oidc-provider"))
-    provider.start(
+    provider = OidcProvider(workdir, conform_id_token_claims=conform_id_token_claims)
+    return provider.start(
         clients=[
             OidcClient(OIDC_CLIENT_ID, OIDC_CLIENT_SECRET, [basic.oidc_redirect_uri]),
             OidcClient(
@@ -161,6 +160,24 @@ def oidc_idp(live_server, tmp_path_factory):
             ),
         ],
         accounts=OIDC_PEOPLE,
+    )
+
+
+@pytest.fixture(scope="session")
+def oidc_idp(live_server, tmp_path_factory):
+    """Puts the scopes' claims in the ID token (as Okta and Entra ID do for email and names)."""
+    provider = _start_oidc_provider(
+        live_server, tmp_path_factory.mktemp("oidc-provider"), conform_id_token_claims=False
+    )
+    yield provider
+    provider.stop()
+
+
+@pytest.fixture(scope="session")
+def oidc_idp_userinfo_only(live_server, tmp_path_factory):
+    """oidc-provider's own default: the ID token carries only ``sub``; the claims are at userinfo."""
+    provider = _start_oidc_provider(
+        live_server, tmp_path_factory.mktemp("oidc-provider-userinfo"), conform_id_token_claims=True
     )
     yield provider
     provider.stop()
@@ -253,20 +270,31 @@ def saml_connection(acme, saml_idp):
     )
 
 
-@pytest.fixture
-def oidc_connection(acme, oidc_idp):
-    """Authenticates at the token endpoint with client_secret_basic, the default."""
+def _oidc_connection(organization, provider, **settings):
     return _connect(
-        acme,
+        organization,
         name="oidc-provider",
         protocol="oidc",
         public_id=OIDC_CONNECTION_ID,
         domain="acme.test",
-        oidc_issuer=oidc_idp.issuer,
+        oidc_issuer=provider.issuer,
         oidc_client_id=OIDC_CLIENT_ID,
         oidc_client_secret=OIDC_CLIENT_SECRET,
         oidc_scopes="openid email profile groups",
+        **settings,
     )
+
+
+@pytest.fixture
+def oidc_connection(acme, oidc_idp):
+    """Authenticates at the token endpoint with client_secret_basic, the default."""
+    return _oidc_connection(acme, oidc_idp)
+
+
+@pytest.fixture
+def oidc_userinfo_connection(acme, oidc_idp_userinfo_only):
+    """The same relying party, at the provider whose ID tokens carry no email."""
+    return _oidc_connection(acme, oidc_idp_userinfo_only)
 
 
 @pytest.fixture

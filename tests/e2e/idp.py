@@ -258,6 +258,9 @@ class OidcProvider:
     """panva's oidc-provider 8.x with the given clients and accounts."""
 
     workdir: Path
+    # True: the scopes' claims only at the userinfo endpoint (oidc-provider's default);
+    # False: in the ID token as well.
+    conform_id_token_claims: bool = False
     port: int = field(default_factory=free_port)
     process: subprocess.Popen | None = None
 
@@ -282,6 +285,7 @@ class OidcProvider:
         config = {
             "issuer": self.issuer,
             "port": self.port,
+            "conform_id_token_claims": self.conform_id_token_claims,
             "clients": [client.__dict__ for client in clients],
             "accounts": {account.login: account.claims() for account in accounts},
         }
@@ -310,6 +314,11 @@ class OidcProvider:
                 _, client_id, method, status = line.split()
                 requests_seen.append((client_id, method, int(status)))
         return requests_seen
+
+    def userinfo_requests(self) -> list[tuple[str, int]]:
+        """(client_id, HTTP status) of each userinfo request so far."""
+        lines = self.log_path.read_text(errors="replace").splitlines()
+        return [(line.split()[1], int(line.split()[2])) for line in lines if line.startswith("userinfo ")]
 
     def diagnostics(self) -> str:
         if not self.log_path.exists():

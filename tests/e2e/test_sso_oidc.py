@@ -144,3 +144,18 @@ def test_the_client_authenticates_with_client_secret_post_when_the_connection_sa
 
     assert signed_in_user(page) == User.objects.get(email=NEW_HIRE, source=UserSource.JIT)
     assert oidc_idp.token_endpoint_auth()[-1] == (OIDC_POST_CLIENT_ID, "client_secret_post", 200)
+
+
+def test_claims_the_id_token_leaves_out_are_read_from_userinfo(
+    page, live_server, oidc_idp_userinfo_only, acme, oidc_userinfo_connection
+):
+    connection_update(oidc_userinfo_connection, group_claims_enabled=True)
+    marketing = services.group_create(organization=acme, name=CLAIMED_GROUPS[0], actor=OPERATOR)
+
+    sign_in(page, live_server, oidc_idp_userinfo_only, GROUPED, landing="/my-access/")
+
+    user = User.objects.get(email=GROUPED)
+    assert signed_in_user(page) == user
+    assert (user.source, user.given_name, user.family_name) == (UserSource.JIT, "Gus", "Grouped")
+    assert marketing.memberships.filter(user=user).exists()
+    assert oidc_idp_userinfo_only.userinfo_requests() == [(OIDC_CLIENT_ID, 200)]

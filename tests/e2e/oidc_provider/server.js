@@ -3,7 +3,7 @@
 //
 // Usage: OIDC_E2E_CONFIG=/path/config.json node server.js
 // config.json: {
-//   "issuer": "http://localhost:PORT", "port": PORT,
+//   "issuer": "http://localhost:PORT", "port": PORT, "conform_id_token_claims": false,
 //   "clients": [{"client_id", "client_secret", "redirect_uris": [...]}],
 //   "accounts": {"<login>": {"email", "email_verified", "given_name", "family_name", "groups": [...]}}
 // }
@@ -42,9 +42,10 @@ const provider = new Provider(config.issuer, {
     profile: ['given_name', 'family_name'],
     groups: ['groups'],
   },
-  // Put the scope's claims in the ID token too (as Okta and Entra ID do for email/profile);
-  // the relying party also reads the userinfo endpoint when the ID token lacks the email.
-  conformIdTokenClaims: false,
+  // false (default here): the scopes' claims are in the ID token too, as Okta and Entra ID
+  // put email and names there. true (oidc-provider's own default): they are only at the
+  // userinfo endpoint, which the relying party must then read.
+  conformIdTokenClaims: Boolean(config.conform_id_token_claims),
   features: {
     devInteractions: { enabled: true },
   },
@@ -72,6 +73,9 @@ provider.use(async (ctx, next) => {
     const method = ctx.headers.authorization ? 'client_secret_basic' : 'client_secret_post';
     const clientId = ctx.oidc?.client?.clientId ?? '-';
     console.log(`token-endpoint-auth ${clientId} ${method} ${ctx.status}`);
+  }
+  if (ctx.path === '/me') {
+    console.log(`userinfo ${ctx.oidc?.client?.clientId ?? '-'} ${ctx.status}`);
   }
 });
 

@@ -16,6 +16,7 @@ import dns.resolver
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.db import IntegrityError
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from admincenter.errors import Conflict, InvalidValue, NotFound
@@ -155,8 +156,8 @@ def _claimed_domain(organization: Organization, domain: str) -> SsoDomain:
     return claimed
 
 
-def _ensure_not_verified_elsewhere(domain: SsoDomain) -> None:
-    if SsoDomain.objects.filter(domain=domain.domain, verified_at__isnull=False).exclude(pk=domain.pk).exists():
+def _ensure_not_verified_elsewhere(organization: Organization, domain: SsoDomain) -> None:
+    if verified_elsewhere(organization=organization, domain=domain.domain).exists():
         raise _verified_elsewhere(domain)
 
 
@@ -224,7 +225,7 @@ def domain_verify(*, organization: Organization, domain: str, actor: Actor) -> S
     if claimed.is_verified:
         return claimed
     try:
-        _ensure_not_verified_elsewhere(claimed)
+        _ensure_not_verified_elsewhere(organization, claimed)
         check_verification_record(claimed)
         return _mark_verified(organization, claimed, actor, method="dns")
     except DnsCheckFailed as failure:
@@ -248,7 +249,7 @@ def domain_verify_without_dns(*, organization: Organization, domain: str, actor:
     if claimed.is_verified:
         return claimed
     try:
-        _ensure_not_verified_elsewhere(claimed)
+        _ensure_not_verified_elsewhere(organization, claimed)
         return _mark_verified(organization, claimed, actor, method="operator")
     except Conflict:
         _record_failure(organization, claimed, actor, "already verified by another organization", Outcome.DENIED)
@@ -258,11 +259,13 @@ def domain_verify_without_dns(*, organization: Organization, domain: str, actor:
 # --- Users in verified domains ----------------------------------------------------
 
 
+def verified_elsewhere(*, organization: Organization, domain: str) -> QuerySet[SsoDomain]:
+    """The verified row of ``domain`` if an organization other than ``organization`` holds
+    it (read through the partial unique index sso_domain_verified_once)."""
+    return SsoDomain.objects.filter(domain=domain, verified_at__isnull=False).exclude(organization=organization)
+
+
 def verified_by_another_organization(*, organization: Organization, email: str) -> bool:
     """Whether ``email``'s domain is verified by an organization other than ``organization``:
     then only that organization may have home users there."""
-    return (
-        SsoDomain.objects.filter(domain=email_domain(email), verified_at__isnull=False)
-        .exclude(organization=organization)
-        .exists()
-    )
+    return verified_elsewhere(organization=organization, domain=email_domain(email)).exists()

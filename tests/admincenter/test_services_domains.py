@@ -6,6 +6,8 @@ import time
 
 import pytest
 from django.core.exceptions import ImproperlyConfigured
+from django.db import connection
+from django.utils import timezone
 
 from admincenter import services
 from admincenter.errors import Conflict, InvalidValue, NotFound
@@ -292,3 +294,28 @@ def test_a_user_already_in_a_domain_closed_later_can_still_be_renamed(organizati
     )
     contractor.refresh_from_db()
     assert contractor.given_name == "Cora"
+
+
+@pytest.mark.postgres
+def test_the_closed_domain_check_reads_the_verified_domain_index(organization, other_organization, acme_domain):
+    """It runs on every user creation (SCIM pushes people by the thousand)."""
+    connection_ = other_organization.sso_connections.get()
+    SsoDomain.objects.bulk_create(
+        SsoDomain(
+            connection=connection_,
+            organization=other_organization,
+            domain=f"d{i}.test",
+            verification_token=f"t{i}",
+            verified_at=timezone.now() if i % 2 else None,
+        )
+        for i in range(400)
+    )
+    query = domains.verified_elsewhere(organization=organization, domain="d7.test")
+    sql, params = query.query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute(f"ANALYZE {SsoDomain._meta.db_table}")
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        cursor.execute(f"EXPLAIN {sql}", params)
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+    assert "sso_domain_verified_once" in plan, plan
+    assert query.exists()

@@ -3,8 +3,8 @@ against real identity providers this project did not write (``tests/e2e/idp.py``
 
 - The app runs in a live server bound to ``127.0.0.1``; the IdPs run on ``localhost``, a
   different site, so SameSite cookie rules apply as between a real IdP and the app.
-- Each IdP starts once per session and knows a fixed cast of people (``SAML_PEOPLE``,
-  ``OIDC_PEOPLE``) and one relying party: a connection with a fixed ``public_id``, which each
+- Each IdP starts once per session and knows a fixed cast of people and the relying
+  parties of ``tests/e2e/cast.py``: connections with fixed ``public_id`` values, which each
   test creates in its own (committed, then flushed) database.
 - Missing tools skip the tests with the reason; with ``CI=true`` (set by ``.ci/run``) the
   same reason fails them, so a broken install cannot pass silently.
@@ -37,7 +37,7 @@ from tests.e2e.cast import (
     SAML_CONNECTION_ID,
     SAML_PEOPLE,
 )
-from tests.e2e.flows import ScimApi
+from tests.e2e.flows import APP_HOST, ScimApi
 from tests.e2e.idp import (
     OidcClient,
     OidcProvider,
@@ -66,7 +66,6 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 ADMIN_PASSWORD = "Correct-Horse-42"
-APP_HOST = "127.0.0.1"
 
 
 def running_in_ci() -> bool:
@@ -209,7 +208,7 @@ def pytest_runtest_makereport(item, call):
         funcargs = getattr(item, "funcargs", {})
         if "page" in funcargs:
             report.sections.append(("browser", _page_state(funcargs["page"])))
-        for name in ("saml_idp", "oidc_idp"):
+        for name in ("saml_idp", "oidc_idp", "oidc_idp_userinfo_only"):
             if name in funcargs:
                 report.sections.append((name, funcargs[name].diagnostics()))
     return report
@@ -270,7 +269,7 @@ def saml_connection(acme, saml_idp):
     )
 
 
-def _oidc_connection(organization, provider, **settings):
+def _oidc_connection(organization, provider):
     return _connect(
         organization,
         name="oidc-provider",
@@ -281,7 +280,6 @@ def _oidc_connection(organization, provider, **settings):
         oidc_client_id=OIDC_CLIENT_ID,
         oidc_client_secret=OIDC_CLIENT_SECRET,
         oidc_scopes="openid email profile groups",
-        **settings,
     )
 
 
@@ -322,6 +320,7 @@ def globex(db):
     connection = services.sso_connection_create(
         organization=organization, name="Okta", protocol="saml", domains=["globex.test"], actor=OPERATOR
     )
+    # Verified directly, as in _connect.
     SsoDomain.objects.filter(connection=connection).update(verified_at=timezone.now(), verified_by="e2e fixture")
     services.user_create(
         organization=organization, email=OTHER_ORG_USER, given_name="Hank", family_name="Globex", actor=OPERATOR

@@ -118,7 +118,9 @@ def dns_resolver() -> dns.resolver.Resolver:
     resolver = dns.resolver.Resolver(configure=not nameservers)
     if nameservers:
         resolver.nameservers = nameservers
-    resolver.timeout = resolver.lifetime = float(settings.SSO_DNS_TIMEOUT_SECONDS)
+    resolver.lifetime = float(settings.SSO_DNS_TIMEOUT_SECONDS)
+    # Per server, so that a server that is down leaves time to ask the next one.
+    resolver.timeout = max(0.5, resolver.lifetime / max(1, len(resolver.nameservers)))
     resolver.cache = None  # a record just published must be seen at the next click
     return resolver
 

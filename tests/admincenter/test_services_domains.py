@@ -20,7 +20,7 @@ from admincenter.services.domains import (
     verification_record,
 )
 from tests.conftest import OPERATOR
-from tests.dns_server import fixture_dns_server, fixture_silent_dns  # noqa: F401 (fixtures)
+from tests.dns_server import SilentUdpPort, fixture_dns_server, fixture_silent_dns  # noqa: F401 (fixtures)
 from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -231,7 +231,16 @@ def test_nameservers_are_ip_with_an_optional_port(settings, entry, address, port
     resolver = domains.dns_resolver()
     [nameserver] = resolver.nameservers
     assert (nameserver.address, nameserver.port) == (address, port)
-    assert resolver.lifetime == 2
+    assert resolver.lifetime == resolver.timeout == 2
+
+
+def test_with_several_nameservers_a_dead_one_leaves_time_for_the_next(settings, dns_server):
+    with SilentUdpPort() as dead:
+        settings.SSO_DNS_NAMESERVERS = [dead.nameserver, dns_server.nameserver]
+        settings.SSO_DNS_TIMEOUT_SECONDS = 2
+        dns_server.records["acme.test"] = ["v=spf1 -all"]
+        assert domains.dns_resolver().timeout == 1
+        assert domains.txt_values("acme.test") == ["v=spf1 -all"]
 
 
 @pytest.mark.parametrize("entry", ["dns.example.com", "127.0.0.1:http", "127.0.0.1:70000"])

@@ -16,6 +16,7 @@ import os
 import shutil
 import threading
 import uuid
+from pathlib import Path
 
 import pytest
 from django.test import override_settings
@@ -87,6 +88,16 @@ def _missing_browser() -> str:
     return ""
 
 
+def pytest_collection_modifyitems(config, items):
+    """Run the end-to-end tests before the others. Playwright's sync API allows one instance
+    per thread at a time and tests/browser keeps its own for the whole session, so this
+    package's Playwright (``chromium``) must start and end before that one starts."""
+    here = Path(__file__).parent
+    end_to_end = [item for item in items if item.path.is_relative_to(here)]
+    if end_to_end and len(end_to_end) < len(items):
+        items[:] = end_to_end + [item for item in items if not item.path.is_relative_to(here)]
+
+
 # --- the app, the browser, the IdPs (once per session) -------------------------------------
 
 
@@ -108,8 +119,9 @@ def live_server(django_db_setup, django_db_blocker):
     server.stop()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def chromium():
+    """One browser for this package's tests, closed when they are done (see above)."""
     reason = _missing_browser()
     if reason:
         skip_or_fail(reason)

@@ -156,7 +156,11 @@ class SsoConnectionForm(Form):
     The client secret is write-only: a password input that is never filled in, even when
     the form is shown again with errors; left blank on an edit, the stored secret stays."""
 
-    name = forms.CharField(label="Name", max_length=100, help_text="Shown on the sign-in page.")
+    name = forms.CharField(
+        label="Name",
+        max_length=100,
+        help_text="Shown to people when a sign-in through it is refused or fails, e.g. 'PingOne'.",
+    )
     protocol = forms.ChoiceField(label="Protocol", choices=SsoProtocol.choices)
     domains = forms.CharField(
         label="Email domains",

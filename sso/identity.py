@@ -48,15 +48,43 @@ DEFAULT_ATTRIBUTES: dict[str, dict[str, tuple[str, ...]]] = {
 }
 
 
+# Every reason a response can be refused for; ``SsoValidationError`` takes no other, so a
+# typo in a protocol module fails loudly instead of reaching the audit log.
+FAILURE_REASONS = frozenset(
+    {
+        "audience_mismatch",
+        "connection_not_ready",
+        "destination_mismatch",
+        "email_unverified",
+        "expired",
+        "idp_error",
+        "idp_unreachable",
+        "in_response_to_mismatch",
+        "invalid_response",
+        "issuer_mismatch",
+        "no_email",
+        "nonce_mismatch",
+        "not_yet_valid",
+        "replayed",
+        "signature_invalid",
+        "state_mismatch",
+        "subject_mismatch",
+        "token_exchange_failed",
+        "unsolicited_refused",
+        "userinfo_failed",
+    }
+)
+
+
 class SsoValidationError(Exception):
-    """A response that must not sign anyone in. ``reason`` is a short code such as
-    ``signature_invalid``, ``audience_mismatch``, ``expired``, ``replayed``,
-    ``in_response_to_mismatch``, ``unsolicited_refused``, ``issuer_mismatch``,
-    ``nonce_mismatch``, ``state_mismatch``, ``email_unverified``, ``no_email``,
-    ``idp_error``, ``token_exchange_failed``, ``connection_not_ready``; ``detail`` goes to
-    the application log only."""
+    """A response that must not sign anyone in. ``reason`` is a short code, audited as
+    ``login.failure``; it is one of ``FAILURE_REASONS``, each explained in plain words by
+    ``sso.views.FAILURE_EXPLANATIONS`` (a test keeps the two in step).
+    ``detail`` goes to the application log only."""
 
     def __init__(self, reason: str, detail: str = ""):
+        if reason not in FAILURE_REASONS:
+            raise ValueError(f"Unknown sign-in failure reason {reason!r}: add it to sso.identity.FAILURE_REASONS.")
         super().__init__(f"{reason}: {detail}" if detail else reason)
         self.reason = reason
         self.detail = detail

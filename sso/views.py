@@ -33,6 +33,8 @@ FAILURE_EXPLANATIONS = {
     "issuer_mismatch": "The answer did not come from the identity provider this connection is set up with.",
     "expired": "The identity provider's answer is outside its validity time: it expired, or the clocks disagree. "
     "Start the sign-in again.",
+    "not_yet_valid": "The identity provider's answer is not valid yet: the clocks disagree. Try again in a minute.",
+    "subject_mismatch": "Your identity provider described another person in your profile than the one who signed in.",
     "replayed": "This answer from the identity provider was already used. Start the sign-in again.",
     "in_response_to_mismatch": "The answer does not belong to a sign-in started here, or it took too long. "
     "Start the sign-in again.",

@@ -301,3 +301,12 @@ def test_a_scim_deletion_ends_the_persons_session(client, signed_in_scim_user, s
     response = client.get(reverse("my_access"))
     assert response.status_code == 302
     assert response["Location"].startswith(reverse("login"))
+
+
+def test_every_failure_reason_has_an_explanation_and_unknown_reasons_are_refused():
+    from sso.identity import FAILURE_REASONS, SsoValidationError
+    from sso.views import FAILURE_EXPLANATIONS
+
+    assert set(FAILURE_EXPLANATIONS) == set(FAILURE_REASONS)
+    with pytest.raises(ValueError, match="signature_bad"):
+        SsoValidationError("signature_bad")

@@ -49,7 +49,11 @@ class Command(OperatorCommand):
             ),
         )
         self.add_org_argument(add)
-        add.add_argument("--name", required=True, help="Connection name, shown on the login page, e.g. 'PingOne'.")
+        add.add_argument(
+            "--name",
+            required=True,
+            help="Connection name, e.g. 'PingOne'; shown when a sign-in through it is refused or fails.",
+        )
         add.add_argument(
             "--protocol",
             required=True,

@@ -3,7 +3,7 @@ localhost (tests/e2e/conftest.py). Each test walks the whole redirect flow: the 
 AuthnRequest (HTTP-Redirect), SimpleSAMLphp's login page, its signed Response posted
 cross-site to the ACS, and the sign-in rules of docs/sso.md."""
 
-from urllib.parse import urlencode
+from urllib.parse import parse_qsl, urlencode
 
 import pytest
 
@@ -191,3 +191,27 @@ def test_next_is_kept_through_the_round_trip(page, live_server, saml_idp, acme, 
     sign_in(page, live_server, saml_idp, ADMIN, next_url="/users/?q=acme", landing="/users/?q=acme")
 
     assert signed_in_user(page) == User.objects.get(email=ADMIN)
+
+
+def test_a_response_replayed_from_another_browser_is_refused(
+    page, chromium, live_server, saml_idp, acme, saml_connection
+):
+    acs_url = sp_values(saml_connection).acs_url
+    with page.expect_request(lambda request: request.url == acs_url and request.method == "POST") as posted:
+        sign_in(page, live_server, saml_idp, NEW_HIRE, landing="/my-access/")
+    captured = dict(parse_qsl(posted.value.post_data))
+    assert "SAMLResponse" in captured
+
+    # Someone who copied the signed Response posts it again from their own browser.
+    attacker = chromium.new_context(base_url=live_server.url)
+    try:
+        replay = attacker.request.post(acs_url, form=captured)
+        assert replay.status < 500
+        assert signed_in_user(attacker.new_page()) is None
+    finally:
+        attacker.close()
+    actions = login_events(acme)
+    assert [action for action, _ in actions] == ["login.success", "login.failure"]
+    # Which check stops it first (the assertion ID seen before, or a request this browser
+    # never started) is the SP's business; either way it is refused and audited.
+    assert actions[-1][1] in {"replayed", "in_response_to_mismatch"}

@@ -1,5 +1,5 @@
-"""The product catalogue and its system roles (domain.md §2.8). Loaded by migration
-0002 and re-applied idempotently by ``load_catalogue``."""
+"""The product catalogue and its system roles (docs/domain.md#product-role-and-instance).
+Loaded by migration 0002 and re-applied idempotently by ``load_catalogue``."""
 
 PRODUCTS = [
     # code, name, supports_custom_roles, has_projects, supports_teams, [(role key, role name)]

@@ -1,4 +1,4 @@
-"""Domain models of the Admin Center (see shared docs/domain.md §2).
+"""Domain models of the Admin Center (docs/domain.md#entities).
 
 Models hold data and database-level invariants only (uniqueness, checks, indexes).
 Every write goes through ``admincenter.services``; nothing here writes audit events.
@@ -17,7 +17,8 @@ from django.utils import timezone
 
 MAX_SSO_CONNECTIONS = 5
 
-# Public mail domains can never identify an organization (domain.md §2.2; Opti ID blocks the same list).
+# Public mail domains can never identify an organization (docs/domain.md#sso-connection;
+# Opti ID blocks the same list).
 PUBLIC_MAIL_DOMAINS = frozenset(
     {
         "gmail.com",
@@ -51,7 +52,7 @@ class Organization(models.Model):
         default=ScimDeactivateAction.DISABLE,
     )
     # "Require SSO": password sign-in is refused for everyone whose home this is, except the
-    # break-glass users marked ``User.local_login_allowed`` (docs/domain.md, "Sign-in").
+    # break-glass users marked ``User.local_login_allowed`` (docs/sso.md#require-sso-and-break-glass).
     require_sso = models.BooleanField(default=False)
     created_at = models.DateTimeField(default=timezone.now)
     created_by = models.CharField(max_length=255, blank=True, help_text="Label of the actor who created it.")

@@ -1,4 +1,5 @@
-"""Who may use the Admin Center pages, decided in one place (domain.md §5.1).
+"""Who may use the Admin Center pages, decided in one place
+(docs/domain.md#who-may-use-the-admin-center).
 
 Every Admin Center view is wrapped in ``admin_required``:
 
@@ -48,7 +49,8 @@ def actor_for(request) -> Actor:
 
 def forbidden(request, *, reason: str = ""):
     """The friendly 403 page. It lists the person's own product access, which is what
-    non-admins may see (domain.md §5.1: "the dashboard's product switcher")."""
+    non-admins may see (the dashboard's product switcher,
+    docs/domain.md#who-may-use-the-admin-center)."""
     organization = getattr(request.user, "home_organization", None)
     access = []
     if organization is not None and request.user.is_authenticated:

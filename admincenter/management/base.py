@@ -62,7 +62,7 @@ class OperatorCommand(BaseCommand):
 
 
 def connection_by_name(*, organization: Organization, name: str) -> SsoConnection:
-    """Connection names are unique per organization, compared case-insensitively (§2.2)."""
+    """Connection names are unique per organization, compared case-insensitively (docs/domain.md#sso-connection)."""
     name = (name or "").strip()
     connection = organization.sso_connections.filter(name__iexact=name).first()
     if connection is None:

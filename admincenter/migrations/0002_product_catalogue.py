@@ -1,4 +1,4 @@
-"""Load the product catalogue and its system roles (domain.md §2.8)."""
+"""Load the product catalogue and its system roles (docs/domain.md#product-role-and-instance)."""
 
 from django.db import migrations
 

@@ -17,7 +17,7 @@ def user_password_change(*, user: User, old_password: str, new_password: str, ac
     """Check the current password, validate the new one and save it.
 
     SCIM-managed users sign in through their identity provider and have no usable
-    local password (domain.md §2.4), so they cannot set one here.
+    local password (docs/domain.md#user), so they cannot set one here.
     """
     user = User.objects.select_for_update().get(pk=user.pk)
     if user.is_scim_managed:

@@ -1,5 +1,6 @@
 """Groups as admins manage them: custom groups, members of admin-owned groups, and
-grants (domain.md §2.6, §2.7, §2.10, §3.4, §3.5).
+grants (docs/domain.md#group, docs/domain.md#grant, docs/domain.md#lock-matrix,
+docs/domain.md#reserved-names-and-collisions).
 
 The name-collision check here is shared with SCIM group writes, which live in
 ``admincenter.services.scim``.
@@ -49,7 +50,8 @@ def ensure_group_name_free(
     for_scim: bool = False,
 ) -> None:
     """Names are unique per organization across all kinds, trimmed and compared
-    case-insensitively; reserved names are never available (§3.5)."""
+    case-insensitively; reserved names are never available
+    (docs/domain.md#reserved-names-and-collisions)."""
     lowered = name.lower()
     rename_hint = f"Rename the group on the IdP side (for example {SCIM_GROUP_NAME_PREFIX}{name})"
     if lowered in {n.lower() for n in RESERVED_GROUP_NAMES}:

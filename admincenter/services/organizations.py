@@ -1,5 +1,5 @@
 """Organizations and product instances: creation by operators, with the groups that
-come with them (domain.md §2.1, §2.6, §2.9)."""
+come with them (docs/domain.md#organization, docs/domain.md#product-role-and-instance)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Writes made by the IdP over SCIM (domain.md §3.2-§3.7, D1-D9).
+"""Writes made by the IdP over SCIM (docs/domain.md#what-scim-may-do and the
+product decisions after it).
 
 The SCIM edge (``scim/``) translates requests into the plain values these functions take;
 they enforce the product rules, own the transaction and write the audit events. Tenant
@@ -77,7 +78,7 @@ def scim_users(organization: Organization, *, by_primary_key: bool = False) -> Q
 
 
 def scim_groups(organization: Organization, *, by_primary_key: bool = False) -> QuerySet[Group]:
-    """Groups SCIM may see: only SCIM groups (§3.7). ``by_primary_key`` as for users."""
+    """Groups SCIM may see: only SCIM groups (docs/domain.md#scim-sees-only-scim-groups). ``by_primary_key`` as for users."""
     return Group.objects.filter(
         _tenant("organization", organization, by_primary_key=by_primary_key), kind=GroupKind.SCIM
     )
@@ -152,7 +153,7 @@ def _check_manager(organization: Organization, manager_id, user: User | None) ->
 @atomic
 def scim_user_create(*, organization: Organization, connection: SsoConnection, values: dict, actor: Actor) -> User:
     """POST /Users: a SCIM-managed user with source scim, in *Everyone*, with no access.
-    ``active=false`` creates the user deactivated (O7)."""
+    ``active=false`` creates the user deactivated (docs/domain.md#created-inactive)."""
     values = dict(values)
     # Taken emails (in any organization) surface as Conflict from the unique index: one
     # query less on the IdPs' most frequent write than checking first.
@@ -173,7 +174,7 @@ def scim_user_create(*, organization: Organization, connection: SsoConnection, v
 @dataclass
 class UserWriteResult:
     user: User
-    deleted: bool = False  # on_scim_deactivate = delete removed the user (D2)
+    deleted: bool = False  # on_scim_deactivate = delete removed the user (docs/domain.md#deactivation-can-delete)
 
 
 @atomic
@@ -181,7 +182,8 @@ def scim_user_update(
     *, organization: Organization, connection: SsoConnection, user: User, values: dict, actor: Actor
 ) -> UserWriteResult:
     """PUT/PATCH /Users/{id}: apply the IdP-owned values, adopting a local user on the
-    first write (§3.6), following ``on_scim_deactivate`` when active turns false (D1/D2)."""
+    first write (docs/domain.md#adoption), following ``on_scim_deactivate`` when active turns false
+    (docs/domain.md#deactivation-keeps-the-user, docs/domain.md#deactivation-can-delete)."""
     _adopt(organization, connection, user, actor)
     values = dict(values)
     if "email" in values:
@@ -212,7 +214,8 @@ def scim_user_update(
     if not active and organization.on_scim_deactivate == ScimDeactivateAction.DELETE:
         pk = user.pk
         _deprovision(organization, user, actor, reason="active=false")
-        # Model.delete() clears the pk; the response still describes the resource (D2).
+        # Model.delete() clears the pk; the response still describes the resource
+        # (docs/domain.md#deactivation-can-delete).
         user.pk = pk
         user.is_active = False
         return UserWriteResult(user, deleted=True)
@@ -222,7 +225,7 @@ def scim_user_update(
 
 @atomic
 def scim_user_delete(*, organization: Organization, connection: SsoConnection, user_id, actor: Actor) -> None:
-    """DELETE /Users/{id} deprovisions (D3): the user and their memberships go, the email
+    """DELETE /Users/{id} deprovisions (docs/domain.md#delete-deprovisions): the user and their memberships go, the email
     becomes free, the audit trail stays. On PostgreSQL a person is deleted without reading
     the row first; an operator goes through Django's collector."""
     key = _key(user_id, what="User")
@@ -268,7 +271,8 @@ def _deprovision(organization: Organization, user: User, actor: Actor, *, reason
 
 
 def scim_member_users(*, organization: Organization, member_ids: Iterable) -> dict[str, User]:
-    """Resolve member ids to home users of the organization, in one query (D7, D8).
+    """Resolve member ids to home users of the organization, in one query
+    (docs/domain.md#no-nested-groups, docs/domain.md#members-are-home-users).
 
     Any id that is not such a user fails the whole request with the bad ids listed;
     an id that names a group is refused as nesting."""
@@ -381,7 +385,8 @@ def scim_group_update(
     member_ops: Sequence[MemberOp] = (),
 ) -> Group:
     """PUT/PATCH /Groups/{id}. ``group`` is row-locked by the caller, so concurrent PATCHes
-    to one group are serialised and none loses a member change (O15). Member operations are
+    to one group are serialised and none loses a member change
+    (docs/domain.md#writes-are-serialised-per-group). Member operations are
     applied in order to the current set, then written as one bulk insert and one delete."""
     changes_before, changes_after = {}, {}
     if name is not None:
@@ -473,7 +478,7 @@ def _write_members(organization: Organization, group: Group, *, add: list[User],
 
 @atomic
 def scim_group_delete(*, organization: Organization, group: Group, actor: Actor) -> None:
-    """DELETE /Groups/{id}: the group, its memberships and its grants go (§3.2)."""
+    """DELETE /Groups/{id}: the group, its memberships and its grants go (docs/domain.md#what-scim-may-do)."""
     delete_group_audited(organization=organization, group=group, actor=actor)
 
 

@@ -1,4 +1,4 @@
-"""Organization settings an admin changes from the Admin Center (domain.md §2.1).
+"""Organization settings an admin changes from the Admin Center (docs/domain.md#organization).
 
 Kept apart from ``organizations`` (operator-side creation) so the Admin Center's
 settings writes have one home. Every change is audited in its own transaction.
@@ -15,8 +15,8 @@ from admincenter.services.audit import Actor, audit_record
 
 @transaction.atomic
 def organization_scim_deactivate_set(*, organization: Organization, action: str, actor: Actor) -> Organization:
-    """Choose what SCIM ``active=false`` does: deactivate the user (D1, the default) or
-    delete them (D2)."""
+    """Choose what SCIM ``active=false`` does: deactivate the user (the default,
+    docs/domain.md#deactivation-keeps-the-user) or delete them (docs/domain.md#deactivation-can-delete)."""
     if action not in ScimDeactivateAction.values:
         raise InvalidValue(
             f"Choose one of: {', '.join(ScimDeactivateAction.values)}.",

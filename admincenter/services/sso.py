@@ -1,4 +1,5 @@
-"""SSO connections and the provisioning mode switch (domain.md §2.2, §3.1, D6)."""
+"""SSO connections and the provisioning mode switch (docs/domain.md#sso-connection,
+docs/domain.md#provisioning-mode, docs/domain.md#disabling-scim-releases-and-deletes-nothing)."""
 
 from __future__ import annotations
 
@@ -537,7 +538,8 @@ def scim_enable(*, organization: Organization, connection: SsoConnection, actor:
 
 
 def scim_disable_impact(*, organization: Organization) -> dict[str, int]:
-    """What disabling SCIM would release (shown before confirming, D6)."""
+    """What disabling SCIM would release (shown before confirming,
+    docs/domain.md#disabling-scim-releases-and-deletes-nothing)."""
     return {
         "users": User.objects.filter(home_organization=organization, scim_connection__isnull=False).count(),
         "groups": Group.objects.filter(organization=organization, kind=GroupKind.SCIM).count(),
@@ -547,7 +549,7 @@ def scim_disable_impact(*, organization: Organization) -> dict[str, int]:
 
 @transaction.atomic
 def scim_disable(*, organization: Organization, actor: Actor) -> dict[str, int]:
-    """Back to JIT (D6): revoke tokens, release SCIM users and groups, delete nothing."""
+    """Back to JIT (docs/domain.md#disabling-scim-releases-and-deletes-nothing): revoke tokens, release SCIM users and groups, delete nothing."""
     organization = _lock_organization(organization)
     if organization.provisioning_mode != ProvisioningMode.SCIM:
         raise Conflict("SCIM provisioning is not enabled for this organization.")

@@ -1,4 +1,4 @@
-"""SCIM bearer tokens: issue (raw value returned once), revoke, authenticate (domain.md §2.3).
+"""SCIM bearer tokens: issue (raw value returned once), revoke, authenticate (docs/domain.md#scim-token).
 
 A token is ``TOKEN_PREFIX`` followed by 32 random bytes (base64url). Only its SHA-256 is
 stored; the first characters are kept as ``token_prefix`` to recognise it in lists.
@@ -189,7 +189,7 @@ def scim_token_check(token: ScimToken | None) -> ScimToken:
 
     Raises ``Unauthenticated`` for unknown, revoked or expired tokens (401), and
     ``Forbidden`` for a live token whose organization is no longer in SCIM mode or
-    whose connection lost SCIM (403, domain.md §3.1.3). ``last_used_at`` is written
+    whose connection lost SCIM (403, docs/domain.md#scim-outside-scim-mode). ``last_used_at`` is written
     at most once per ``SCIM_TOKEN_LAST_USED_THROTTLE_SECONDS``.
     """
     if token is None:

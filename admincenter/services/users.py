@@ -1,7 +1,7 @@
 """People: manual users and collaborators (JIT provisioning at SSO sign-in is in
 ``admincenter.services.signin``).
 
-SCIM-managed users are locked against admin edits here (domain.md §3.4, D5); the SCIM
+SCIM-managed users are locked against admin edits here (docs/domain.md#lock-matrix); the SCIM
 writes themselves live in ``admincenter.services.scim``.
 """
 
@@ -58,7 +58,8 @@ def clean_name(value: str | None, *, field: str) -> str:
 def email_taken(email: str, *, field: str = "email") -> Conflict:
     """The one refusal for an address a user of this organization cannot have: taken by
     anyone, anywhere, or in a domain another organization verified. The same words for
-    both, so the answer never tells which, nor which organization (domain.md §3.3)."""
+    both, so the answer never tells which, nor which organization
+    (docs/domain.md#what-scim-may-not-do)."""
     return Conflict(f"The email address {email} is already in use.", field=field)
 
 
@@ -224,7 +225,7 @@ def user_set_active(*, organization: Organization, user: User, active: bool, act
 
 def apply_active(*, organization: Organization, user: User, active: bool, actor: Actor) -> None:
     """Switch ``is_active`` and audit it; callers own the rules and the transaction.
-    Memberships are kept: an inactive user keeps them but they grant nothing (§2.7)."""
+    Memberships are kept: an inactive user keeps them but they grant nothing (docs/domain.md#group-membership)."""
     now = timezone.now()
     user.is_active = active
     user.deactivated_at = None if active else now
@@ -381,7 +382,7 @@ def delete_person(*, organization: Organization, user_id) -> User | None:
 def _ensure_not_last_admin_anywhere(organization: Organization, user: User) -> None:
     """Deactivating or deleting a person affects every organization they administer,
     including those where they are a collaborator: none may be left without an active
-    administrator (§2.6). Other organizations are not named to this one's admins."""
+    administrator (docs/domain.md#last-administrator). Other organizations are not named to this one's admins."""
     _ensure_not_last_admin(organization, [user.pk])
     administered = (
         GroupMembership.objects.filter(
@@ -400,7 +401,8 @@ def _ensure_not_last_admin_anywhere(organization: Organization, user: User) -> N
 
 
 def _ensure_not_last_admin(organization: Organization, leaving_user_ids) -> None:
-    """*Admin Center Administrators* always keeps at least one active member (§2.6)."""
+    """*Admin Center Administrators* always keeps at least one active member
+    (docs/domain.md#last-administrator)."""
     admins = GroupMembership.objects.filter(
         group__organization=organization,
         group__system_key=SystemGroupKey.ADMIN_CENTER_ADMINS,
@@ -416,7 +418,7 @@ def _ensure_not_last_admin(organization: Organization, leaving_user_ids) -> None
 
 @atomic
 def collaborator_add(*, organization: Organization, email: str, actor: Actor) -> OrgMembership:
-    """Admit a user whose home is another organization (domain.md §2.5)."""
+    """Admit a user whose home is another organization (docs/domain.md#collaborator)."""
     email = normalize_email(email)
     user = User.objects.filter(email=email).first()
     if user is None:

@@ -1,4 +1,4 @@
-"""``manage.py create_organization``: an operator creates a tenant (domain.md §2.1).
+"""``manage.py create_organization``: an operator creates a tenant (docs/domain.md#organization).
 
 The organization comes with its two system groups and its Admin Center instance
 (``services.organization_create``); the optional first admin joins *Admin Center

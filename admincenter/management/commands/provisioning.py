@@ -1,7 +1,8 @@
 """``manage.py provisioning``: switch an organization between JIT and SCIM provisioning
-(domain.md §3.1) through ``services.provisioning_mode_set``.
+(docs/domain.md#provisioning-mode) through ``services.provisioning_mode_set``.
 
-Switching to JIT revokes every SCIM token and releases SCIM users and groups (D6):
+Switching to JIT revokes every SCIM token and releases SCIM users and groups
+(docs/domain.md#disabling-scim-releases-and-deletes-nothing):
 nothing is deleted, they become locally managed. The command prints those counts.
 """
 

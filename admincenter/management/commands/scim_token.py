@@ -1,5 +1,5 @@
 """``manage.py scim_token issue|list|revoke``: the bearer tokens an IdP uses for SCIM
-(domain.md §2.3).
+(docs/domain.md#scim-token).
 
 ``issue`` prints only the raw token on stdout, as one line, so that
 ``TOKEN=$(python manage.py scim_token issue --org acme)`` works; notes go to stderr.

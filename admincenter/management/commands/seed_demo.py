@@ -116,7 +116,7 @@ class Command(OperatorCommand):
             )
             for name in group_names:
                 services.group_members_add(organization=org, group=groups[name], user_ids=[user.pk], actor=actor)
-        # Last, as in real life: the users above exist before SCIM, so PingOne adopts them (§3.6).
+        # Last, as in real life: the users above exist before SCIM, so PingOne adopts them (docs/domain.md#adoption).
         services.provisioning_mode_set(organization=org, mode=ProvisioningMode.SCIM, connection=connection, actor=actor)
         return services.scim_token_issue(organization=org, label=TOKEN_LABEL, actor=actor).raw
 

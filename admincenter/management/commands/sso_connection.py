@@ -1,5 +1,5 @@
 """``manage.py sso_connection add|update|show|list|delete``: SSO connections of an
-organization (domain.md §2.2) and the values to paste into the IdP.
+organization (docs/domain.md#sso-connection) and the values to paste into the IdP.
 
 The rules (at most 5 connections, unique names, domains, valid URLs and certificates, the
 write-only client secret, the SCIM connection cannot be deleted) are the services'; this

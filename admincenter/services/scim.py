@@ -78,7 +78,8 @@ def scim_users(organization: Organization, *, by_primary_key: bool = False) -> Q
 
 
 def scim_groups(organization: Organization, *, by_primary_key: bool = False) -> QuerySet[Group]:
-    """Groups SCIM may see: only SCIM groups (docs/domain.md#scim-sees-only-scim-groups). ``by_primary_key`` as for users."""
+    """Groups SCIM may see: only SCIM groups (docs/domain.md#scim-sees-only-scim-groups).
+    ``by_primary_key`` as for users."""
     return Group.objects.filter(
         _tenant("organization", organization, by_primary_key=by_primary_key), kind=GroupKind.SCIM
     )
@@ -225,8 +226,8 @@ def scim_user_update(
 
 @atomic
 def scim_user_delete(*, organization: Organization, connection: SsoConnection, user_id, actor: Actor) -> None:
-    """DELETE /Users/{id} deprovisions (docs/domain.md#delete-deprovisions): the user and their memberships go, the email
-    becomes free, the audit trail stays. On PostgreSQL a person is deleted without reading
+    """DELETE /Users/{id} deprovisions (docs/domain.md#delete-deprovisions): the user and their
+    memberships go, the email becomes free, the audit trail stays. On PostgreSQL a person is deleted without reading
     the row first; an operator goes through Django's collector."""
     key = _key(user_id, what="User")
     user = delete_person(organization=organization, user_id=key)

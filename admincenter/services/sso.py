@@ -549,7 +549,8 @@ def scim_disable_impact(*, organization: Organization) -> dict[str, int]:
 
 @transaction.atomic
 def scim_disable(*, organization: Organization, actor: Actor) -> dict[str, int]:
-    """Back to JIT (docs/domain.md#disabling-scim-releases-and-deletes-nothing): revoke tokens, release SCIM users and groups, delete nothing."""
+    """Back to JIT: revoke tokens, release SCIM users and groups, delete nothing
+    (docs/domain.md#disabling-scim-releases-and-deletes-nothing)."""
     organization = _lock_organization(organization)
     if organization.provisioning_mode != ProvisioningMode.SCIM:
         raise Conflict("SCIM provisioning is not enabled for this organization.")

@@ -88,7 +88,7 @@ class ScimUserAdapter(SCIMUser):
             name["familyName"] = user.family_name
         if name:
             rep["name"] = name
-        # One primary work email is userName (domain.md §3.2); other emails are kept as sent.
+        # One primary work email is userName (docs/domain.md#what-scim-may-do); other emails are kept as sent.
         rep["emails"] = [{"value": user.email, "type": "work", "primary": True}, *(attrs.get("emails") or [])]
         for key in ("phoneNumbers", "addresses", "ims", "photos"):
             if attrs.get(key):
@@ -144,7 +144,7 @@ class ScimUserAdapter(SCIMUser):
 
     def replace_from_dict(self, d: dict) -> None:
         """PUT body: attributes it leaves out keep their stored value; explicit null
-        clears (idp-compatibility.md §6, PingOne 3; Okta 7: no ``active`` = unchanged)."""
+        clears; no ``active`` leaves it unchanged (docs/idp-notes.md#put-keeps-what-it-leaves-out)."""
         _check_id(d, self.id)
         self.values = _values_from(_overlay(self.working_representation(), d))
 
@@ -183,7 +183,8 @@ class ScimUserAdapter(SCIMUser):
 
 
 def _entry_out(element: dict) -> dict:
-    """Multi-valued elements always carry ``type`` and a boolean ``primary`` (§5.5)."""
+    """Multi-valued elements always carry ``type`` and a boolean ``primary``
+    (docs/idp-notes.md#duplicate-primary-emails)."""
     result = dict(element)
     result.setdefault("type", "other")
     result["primary"] = bool(result.get("primary", False))

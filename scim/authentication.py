@@ -1,4 +1,5 @@
-"""Bearer-token authentication for the SCIM API (domain.md §2.3, §3.1.3).
+"""Bearer-token authentication for the SCIM API (docs/domain.md#scim-token,
+docs/domain.md#scim-outside-scim-mode).
 
 ``Authorization: Bearer <token>``, the scheme matched case-insensitively; the token is
 hashed and looked up by hash. Anything else (missing header, Basic, an unknown, revoked

@@ -13,7 +13,7 @@ SCHEMA_URN = "urn:ietf:params:scim:schemas:core:2.0:Schema"
 SCIM_CONTENT_TYPE = "application/scim+json"
 
 DEFAULT_COUNT = 100
-MAX_COUNT = 1000  # PingOne asks for pages of 1000 (domain.md O3)
-MAX_BODY_BYTES = 1024 * 1024  # 1 MiB (domain.md O14)
-MAX_MEMBERS_PER_REQUEST = 10_000  # PingOne and Okta send the full member list on PUT (O14)
+MAX_COUNT = 1000  # PingOne asks for pages of 1000 (docs/domain.md#paging)
+MAX_BODY_BYTES = 1024 * 1024  # 1 MiB (docs/domain.md#limits)
+MAX_MEMBERS_PER_REQUEST = 10_000  # PingOne and Okta send the full member list on PUT (docs/domain.md#limits)
 MAX_PATCH_OPERATIONS = 1000

@@ -66,7 +66,7 @@ def _user_attrs() -> dict[tuple, Field]:
     email = Field("email", LOWERCASE)
     attrs = {
         ("username", None): email,
-        # PingOne setup guides use `email` / `email.value` (idp-compatibility.md §6, PingOne 5).
+        # PingOne setup guides use `email` / `email.value` (docs/idp-notes.md#email-aliases-in-filters).
         ("email", None): email,
         ("email", "value"): email,
         ("emails", None): email,

@@ -6,7 +6,8 @@ leaves nothing applied; the result is then translated like a PUT. Groups: operat
 become a name / externalId change and an ordered list of member operations that the
 service applies as set operations under a row lock.
 
-Forms handled (idp-compatibility.md §5.5, §5.6): ``op`` in any case; simple,
+Forms handled (docs/idp-notes.md#entra-patch-forms, docs/idp-notes.md#okta-group-patch): ``op`` in any
+case; simple,
 sub-attribute, URN-qualified and filtered value paths (``emails[type eq "work"].value``;
 ``add`` creates a missing element); path-less add/replace with dotted and URN keys;
 ``members[value eq "id"]`` removal and removal with a ``value`` array.
@@ -282,7 +283,8 @@ def _apply_filtered(target: dict, op: str, attribute: str, filter_ast, sub: str 
 
 def member_ids(value, *, attribute: str = "members") -> list[str]:
     """Member values from ``[{"value": id, ...}]`` (a single object is accepted too).
-    A member of type Group is refused: nested groups are not supported (D7)."""
+    A member of type Group is refused: nested groups are not supported
+    (docs/domain.md#no-nested-groups)."""
     if value is None:
         return []
     if isinstance(value, dict):
@@ -384,6 +386,6 @@ def _group_path(changes: GroupChanges, group_id: str, op: str, path: str, value,
             raise invalid_syntax("'externalId' must be a string.")
     elif attribute == "id" and not pathless and (op == "remove" or str(value) != group_id):
         # A path-less value may carry the id next to the new name (Okta): the URL wins
-        # (idp-compatibility.md §4.7). An explicit change of the id is refused.
+        # (docs/idp-notes.md#okta-group-patch). An explicit change of the id is refused.
         raise ScimError(400, "mutability", "'id' is immutable.")
     # schemas, meta and unknown attributes are ignored

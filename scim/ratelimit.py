@@ -1,4 +1,4 @@
-"""Per-token request budget (domain.md O14): a fixed one-minute window. Over budget → 429
+"""Per-token request budget (docs/domain.md#limits): a fixed one-minute window. Over budget → 429
 with Retry-After, which Okta honours by slowing down. The default is far above what IdPs
 send (Entra: 25 requests/s per tenant).
 

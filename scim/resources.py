@@ -3,7 +3,7 @@ names are spelled, how request values are coerced and multi-valued lists normali
 
 Shared by the adapters (representation, PUT/POST translation) and the PATCH engine.
 Attribute names are case-insensitive (RFC 7643 §2.1), so every lookup goes through the
-lower-case maps below. Unknown attributes are ignored, never stored (domain.md §3.2).
+lower-case maps below. Unknown attributes are ignored, never stored (docs/domain.md#what-scim-may-do).
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ NAME_SUBS = ("formatted", "familyName", "givenName", "middleName", "honorificPre
 MULTI_VALUED = ("emails", "phoneNumbers", "addresses", "ims", "photos")
 ADDRESS_SUBS = ("formatted", "streetAddress", "locality", "region", "postalCode", "country")
 ENTERPRISE_STRINGS = ("employeeNumber", "costCenter", "organization", "division", "department")
-# Accepted on writes and ignored: read-only, write-only or not supported (domain.md §3.2).
+# Accepted on writes and ignored: read-only, write-only or not supported (docs/domain.md#what-scim-may-do).
 IGNORED = ("id", "meta", "schemas", "groups", "password", "roles", "entitlements", "x509Certificates")
 
 CORE = {name.lower(): name for name in (*SIMPLE_STRINGS, "name", "active", *MULTI_VALUED)}
@@ -47,7 +47,7 @@ def invalid_syntax(detail: str) -> ScimError:
 
 
 def as_bool(value, *, attribute: str) -> bool:
-    """Entra sends booleans as the strings "True"/"False" (idp-compatibility.md §3.7)."""
+    """Entra sends booleans as the strings "True"/"False" (docs/idp-notes.md#entra-booleans-as-strings)."""
     if isinstance(value, bool):
         return value
     if isinstance(value, str) and value.strip().lower() in {"true", "false"}:
@@ -67,7 +67,7 @@ def as_string(value, *, attribute: str) -> str:
 
 def manager_value(value) -> dict | None:
     """Manager arrives as "<id>", {"value": "<id>"} or [{"$ref": ..., "value": "<id>"}];
-    "" or null removes it (Entra, idp-compatibility.md §3.6)."""
+    "" or null removes it (docs/idp-notes.md#entra-manager)."""
     if isinstance(value, list):
         value = value[0] if value else None
     if isinstance(value, dict):
@@ -94,7 +94,7 @@ def entry(value, *, attribute: str) -> dict:
 
 def normalise_multi(values, *, attribute: str) -> list[dict]:
     """At most one element per ``type`` (the later one wins), at most one primary; two
-    identical primaries (PingOne) collapse into one (idp-compatibility.md §2.3)."""
+    identical primaries (PingOne) collapse into one (docs/idp-notes.md#duplicate-primary-emails)."""
     if values is None:
         return []
     if isinstance(values, dict):
@@ -146,7 +146,7 @@ def resolve_key(key: str) -> tuple[str | None, str | None, str | None]:
 
     ``container`` is "core", ENTERPRISE, "ignore" (known but ignored, unknown, or a custom
     extension) or None for the enterprise extension object itself. Dotted keys
-    (``name.givenName``) and URN-qualified keys are expanded (Entra, §3.5.2).
+    (``name.givenName``) and URN-qualified keys are expanded (docs/idp-notes.md#entra-patch-forms).
     """
     lowered = key.strip().lower()
     if lowered == ENTERPRISE_URN_LOWER:
@@ -165,7 +165,7 @@ def resolve_key(key: str) -> tuple[str | None, str | None, str | None]:
     attribute = table.get(head.lower())
     if attribute is None and container == "core" and head.lower() == "manager":
         # Entra's legacy shape addresses the enterprise manager without its URN:
-        # {"op":"Add","path":"manager","value":[{"$ref":...,"value":"<id>"}]} (§3.6).
+        # {"op":"Add","path":"manager","value":[{"$ref":...,"value":"<id>"}]} (docs/idp-notes.md#entra-manager).
         container, attribute = ENTERPRISE, "manager"
     if attribute is None:
         return "ignore", None, None

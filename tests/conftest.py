@@ -1,4 +1,4 @@
-"""Shared fixtures, named by the state they provide (docs/architecture.md, Tests)."""
+"""Shared fixtures, named by the state they provide (docs/architecture.md#tests)."""
 
 import os
 from datetime import timedelta

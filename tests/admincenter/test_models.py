@@ -1,5 +1,5 @@
 """Uniqueness that matters is a database constraint, not only a Python check
-(docs/architecture.md, "Data and services"). These tests bypass the services and
+(docs/architecture.md#transactions). These tests bypass the services and
 write rows directly, so they prove the constraint itself holds."""
 
 import pytest

@@ -1,4 +1,4 @@
-"""Shared reads (admincenter.selectors): effective access (domain.md §2.11) and the
+"""Shared reads (admincenter.selectors): effective access (docs/domain.md#effective-access) and the
 admin check."""
 
 import pytest

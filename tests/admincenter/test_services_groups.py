@@ -1,5 +1,5 @@
-"""Groups as admins manage them: names, members and grants (domain.md §2.6, §2.7,
-§2.10, §3.4, §3.5)."""
+"""Groups as admins manage them: names, members and grants (docs/domain.md#group,
+docs/domain.md#group-membership, docs/domain.md#grant, docs/domain.md#lock-matrix, docs/domain.md#reserved-names-and-collisions)."""
 
 import uuid
 

@@ -1,4 +1,5 @@
-"""organization_create and product_instance_create (domain.md §2.1, §2.6, §2.9)."""
+"""organization_create and product_instance_create (docs/domain.md#organization,
+docs/domain.md#product-role-and-instance)."""
 
 import json
 

@@ -1,4 +1,5 @@
-"""SSO connections and the provisioning-mode switch (domain.md §2.2, §3.1, D6)."""
+"""SSO connections and the provisioning-mode switch (docs/domain.md#sso-connection,
+docs/domain.md#provisioning-mode, docs/domain.md#disabling-scim-releases-and-deletes-nothing)."""
 
 import json
 

@@ -1,4 +1,5 @@
-"""SCIM bearer tokens: issue, revoke, find, authenticate (domain.md §2.3, §3.1.3, D10)."""
+"""SCIM bearer tokens: issue, revoke, find, authenticate (docs/domain.md#scim-token,
+docs/domain.md#scim-outside-scim-mode, docs/domain.md#tokens-are-shown-once)."""
 
 import hashlib
 import json

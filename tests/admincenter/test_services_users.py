@@ -1,5 +1,5 @@
-"""People: local users and collaborators (domain.md §2.4, §2.5, §3.4). JIT provisioning at SSO
-sign-in is tested in tests/admincenter/test_services_signin.py."""
+"""People: local users and collaborators (docs/domain.md#user, docs/domain.md#collaborator,
+docs/domain.md#lock-matrix). JIT provisioning at SSO sign-in is tested in tests/admincenter/test_services_signin.py."""
 
 import json
 
@@ -469,7 +469,7 @@ def test_a_collaborator_who_is_the_last_active_admin_cannot_be_removed(
 def test_a_person_who_is_the_last_admin_of_another_organization_cannot_be_deactivated_or_deleted(
     organization, admin_user, manual_user
 ):
-    """§2.6: every organization keeps an active administrator, also when its last one is a
+    """docs/domain.md#last-administrator: every organization keeps an active administrator, also when its last one is a
     collaborator whose home organization deactivates or deletes them."""
     other = services.organization_create(name="Partner", slug="partner", actor=OPERATOR)
     services.collaborator_add(organization=other, email=manual_user.email, actor=OPERATOR)

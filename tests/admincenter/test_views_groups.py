@@ -1,5 +1,6 @@
 """Groups pages: kinds, custom group lifecycle, members, product access, and the
-refusals of the lock matrix (domain.md §3.4, §3.5)."""
+refusals of the lock matrix (docs/domain.md#lock-matrix,
+docs/domain.md#reserved-names-and-collisions)."""
 
 import pytest
 from django.urls import reverse

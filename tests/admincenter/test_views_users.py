@@ -1,4 +1,5 @@
-"""Users pages: list, search, detail, create, collaborators, the SCIM lock (domain.md §3.4)."""
+"""Users pages: list, search, detail, create, collaborators, the SCIM lock
+(docs/domain.md#lock-matrix)."""
 
 import pytest
 from django.urls import reverse

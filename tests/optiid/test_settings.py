@@ -1,4 +1,4 @@
-"""Environment-driven settings (docs/architecture.md, "Settings").
+"""Environment-driven settings (docs/architecture.md#settings).
 
 The parsers in ``optiid.env`` are tested directly; the wiring in ``optiid.settings`` is
 tested end to end in fresh interpreters, because settings are read once per process.

@@ -1,8 +1,8 @@
 """Builders for the SCIM payloads the tests expect, and a small client for /api/scim/v2.
 
 The builders read the model (never the adapters) and write down, independently of the
-code under test, what RFC 7643/7644, docs/domain.md §3.2 and idp-compatibility.md §5
-say a response must be. Tests compare whole bodies against them.
+code under test, what RFC 7643/7644, docs/domain.md#what-scim-may-do and
+docs/idp-notes.md#what-every-client-gets say a response must be. Tests compare whole bodies against them.
 """
 
 from __future__ import annotations
@@ -87,7 +87,8 @@ EMPTY_LIST = expected_list([])
 
 
 def scim_groups_of(user: User) -> list[Group]:
-    """The user's SCIM groups, in membership order (what ``groups`` lists, O19)."""
+    """The user's SCIM groups, in membership order (what ``groups`` lists,
+    docs/domain.md#the-groups-attribute)."""
     return [
         m.group
         for m in GroupMembership.objects.filter(user=user, group__kind=GroupKind.SCIM)
@@ -157,7 +158,8 @@ def expected_user(user: User, base: str = BASE, *, groups: list[Group] | None = 
 
 
 def expected_deleted_user(snapshot: dict) -> dict:
-    """What a write that deprovisioned the user (on_scim_deactivate=delete, D2) answers:
+    """What a write that deprovisioned the user (on_scim_deactivate=delete,
+    docs/domain.md#deactivation-can-delete) answers:
     the final state, inactive and in no group."""
     return {**snapshot, "active": False, "groups": []}
 

@@ -1,4 +1,5 @@
-"""Bearer-token authentication (domain.md §2.3, §3.1.3; idp-compatibility.md §5.1).
+"""Bearer-token authentication (docs/domain.md#scim-token,
+docs/domain.md#scim-outside-scim-mode, docs/idp-notes.md#what-every-client-gets).
 
 The matrix: missing header, another scheme, an empty bearer, an unknown, revoked or
 expired token → 401 with ``WWW-Authenticate: Bearer`` and a SCIM error body, on reads and
@@ -41,7 +42,7 @@ CREDENTIALS = [
     ("bearer-without-token", "Bearer", NOT_BEARER),
     ("bearer-blank", "Bearer    ", NOT_BEARER),
     ("unknown", "Bearer optiid_scim_not-a-real-token", UNKNOWN),
-    # Entra with a blank Secret Token sends a JWT it issued itself (§3.1).
+    # Entra with a blank Secret Token sends a JWT it issued itself (docs/idp-notes.md#what-every-client-gets).
     ("entra-jwt", "Bearer eyJhbGciOiJSUzI1NiJ9.eyJhdWQiOiI4YWRmOGU2ZSJ9.c2ln", UNKNOWN),
     ("revoked", "Bearer {revoked}", REVOKED),
     ("expired", "Bearer {expired}", EXPIRED),
@@ -102,7 +103,7 @@ def test_surrounding_whitespace_is_tolerated(scim_token):
 
 
 def test_no_user_agent_is_required(scim_token):
-    """Entra's Test Connection may arrive without a User-Agent (§3.1)."""
+    """Entra's Test Connection may arrive without a User-Agent (docs/idp-notes.md#microsoft-entra-id)."""
     client = ScimClient(scim_token)
     assert "User-Agent" not in client.headers
     assert_scim(client.get("/Users?count=1"), 200)
@@ -135,7 +136,7 @@ def test_disabling_scim_revokes_the_token_so_it_gets_401(scim_token, scim_organi
 
 def test_live_token_of_an_organization_back_in_jit_mode_is_403(scim_token, scim_organization, scim_managed_user):
     """An inconsistent operator edit: the token is still live, the organization is not in
-    SCIM mode (domain.md §3.1.3)."""
+    SCIM mode (docs/domain.md#scim-outside-scim-mode)."""
     Organization.objects.filter(pk=scim_organization.pk).update(provisioning_mode="jit")
     client = ScimClient(scim_token)
     for method, path, body in (

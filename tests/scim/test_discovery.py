@@ -193,7 +193,7 @@ def test_schemas_have_no_nulls_and_camel_case_property_values(scim):
 
 
 def test_user_schema_does_not_list_password(scim):
-    """The Entra Validator rejects a User schema that lists password (§3.3)."""
+    """The Entra Validator rejects a User schema that lists password (docs/idp-notes.md#microsoft-entra-id)."""
     schema = assert_scim(scim.get(f"/Schemas/{USER_URN}"), 200)
     names = {name.lower() for name, _ in _attributes(schema["attributes"])}
     assert "password" not in names

@@ -79,7 +79,7 @@ def test_methods_a_resource_does_not_support_are_405_with_allow(scim, path):
 
 
 def test_patch_is_never_501(scim, scim_managed_user, scim_group):
-    """Okta raises a deprovisioning task instead of falling back to PUT (§4.1)."""
+    """Okta raises a deprovisioning task instead of falling back to PUT (docs/idp-notes.md#what-every-client-gets)."""
     for path in (f"/Users/{scim_managed_user.pk}", f"/Groups/{scim_group.pk}"):
         response = scim.patch(path, patch_body(op("replace", value={"externalId": "x"})))
         assert_scim(response, 200)
@@ -140,7 +140,7 @@ def test_error_responses_roll_back_everything(scim, scim_managed_user, scim_grou
 
 
 def test_request_size_limits(scim, scim_managed_user, scim_group):
-    """domain.md O14: 1,000 operations per PATCH, 10,000 members per request."""
+    """docs/domain.md#limits: 1,000 operations per PATCH, 10,000 members per request."""
     operations = [op("replace", "title", f"t{i}") for i in range(1001)]
     assert_error(
         scim.patch(f"/Users/{scim_managed_user.pk}", patch_body(*operations)),

@@ -123,7 +123,7 @@ def test_operators_and_logic(scim, people, expression, expected):
         'UserName eQ "Alice@Acme.Test"',
         'userName eq "alice@ACME.test"',
         f'{USER_URN}:userName eq "alice@acme.test"',
-        'email eq "alice@acme.test"',  # PingOne setup guides (§6 PingOne 5)
+        'email eq "alice@acme.test"',  # PingOne setup guides (docs/idp-notes.md#email-aliases-in-filters)
         'email.value Eq "alice@acme.test"',
         'emails eq "alice@acme.test"',
         'emails.value eq "ALICE@acme.test"',
@@ -149,7 +149,7 @@ def test_attributes_that_find_alice(scim, people, expression):
 
 
 def test_list_entries_carry_the_full_resource(scim, people):
-    """Entra compares filter results with its source (§3.4.1)."""
+    """Entra compares filter results with its source (docs/idp-notes.md#microsoft-entra-id)."""
     body = assert_scim(scim.get('/Users?filter=userName eq "alice@acme.test"'), 200)
     assert body == expected_list([expected_user(people["alice"])])
 
@@ -186,7 +186,7 @@ def test_more_attribute_semantics(scim, people, expression, expected):
         'manager.value eq "{bob}"',
         f'{ENTERPRISE_URN}:manager eq "{{bob}}"',
         f'{ENTERPRISE_URN}:manager.value eq "{{bob}}"',
-        'id eq "{alice}" and manager eq "{bob}"',  # Entra's legacy manager check (§3.6)
+        'id eq "{alice}" and manager eq "{bob}"',  # Entra's legacy manager check (docs/idp-notes.md#entra-manager)
         'id eq "{alice}"',
         'id eq "{alice_upper}"',
     ],
@@ -345,7 +345,7 @@ def _groups(scim, expression: str) -> set[str]:
     ("template", "expected"),
     [
         ('displayName eq "Opti_SCIM_Sales"', {"Sales"}),
-        ('displayName eq "opti_scim_sales"', {"Sales"}),  # Validator: a different letter case (§3.8.1)
+        ('displayName eq "opti_scim_sales"', {"Sales"}),  # Validator: a different letter case (docs/idp-notes.md#filters)
         ('DISPLAYNAME EQ "OPTI_SCIM_SALES"', {"Sales"}),
         (f'{GROUP_URN}:displayName eq "Opti_SCIM_Sales"', {"Sales"}),
         ('displayName ne "Opti_SCIM_Sales"', {"Support", "Empty"}),
@@ -377,7 +377,7 @@ def test_group_filters(scim, people, teams, template, expected):
 
 
 def test_entra_group_lookup_shape(scim, teams):
-    """§3.8.1: excludedAttributes first, + encoding; the answer carries no members."""
+    """Entra's group lookup (docs/idp-notes.md#microsoft-entra-id): excludedAttributes first, + encoding; the answer carries no members."""
     body = assert_scim(scim.get("/Groups?excludedAttributes=members&filter=displayName+eq+%22Opti_SCIM_Sales%22"), 200)
     assert body == expected_list([expected_group(teams["sales"], with_members=False)])
 

@@ -1,4 +1,5 @@
-"""Replay of Microsoft Entra ID provisioning traffic, in order (idp-compatibility.md §3):
+"""Replay of Microsoft Entra ID provisioning traffic, in order
+(docs/idp-notes.md#microsoft-entra-id):
 Test Connection probes with ``+``-encoded filters, match lookups, create, GET then PATCH
 in the default (capitalised) shape and in the aadOptscim062020 shape, Validator PATCH
 traffic, manager and roles, disable with "False", groups (lookup without members, create
@@ -34,7 +35,7 @@ WRITE = "application/scim+json"
 
 @pytest.fixture
 def entra(scim_token):
-    # Entra's Test Connection has been seen without a User-Agent (§3.1): send none.
+    # Entra's Test Connection has been seen without a User-Agent (docs/idp-notes.md#microsoft-entra-id): send none.
     return ScimClient(scim_token)
 
 
@@ -66,12 +67,12 @@ def _create(entra, user_name=UPN, **extra) -> User:
 
 
 def test_test_connection(entra, scim_organization, revoked_scim_token):
-    """§3.2: a user probe and a group probe, both with random GUIDs: 200 and empty."""
+    """Test Connection: a user probe and a group probe, both with random GUIDs: 200 and empty."""
     assert_scim(entra.get(f"/Users?filter=userName+eq+%22{GUID}%22"), 200, EMPTY_LIST)
     assert_scim(entra.get(f"/Groups?excludedAttributes=members&filter=displayName+eq+%22{GUID}%22"), 200, EMPTY_LIST)
     # A bad token is "invalid credentials" (401), with a SCIM body, never HTML.
     assert_error(ScimClient(revoked_scim_token).get(f"/Users?filter=userName+eq+%22{GUID}%22"), 401)
-    # Gallery apps read the schemas (§3.3).
+    # Gallery apps read the schemas (docs/idp-notes.md#microsoft-entra-id).
     schemas = assert_scim(entra.get("/Schemas"), 200)
     assert [s["id"] for s in schemas["Resources"]][:2] == [USER_URN, ENTERPRISE_URN]
 
@@ -125,7 +126,7 @@ def test_user_sequence(entra, scim_organization):
     }
     assert body[ENTERPRISE_URN] == {"employeeNumber": "Eqpj", "department": "Retail"}
     assert body["addresses"] == [{"type": "work", "formatted": "18/2111", "primary": False}]
-    # userName wins over the work email (domain.md §3.2).
+    # userName wins over the work email (docs/domain.md#what-scim-may-do).
     assert body["emails"] == [{"value": UPN.lower(), "type": "work", "primary": True}]
 
     # A userName rename is one operation.
@@ -184,7 +185,7 @@ def test_user_sequence(entra, scim_organization):
         {"formatted": "Foo Bar", "givenName": "Foo", "familyName": "Bar"},
     )
 
-    # 6. Validator PATCH traffic (§3.5.3).
+    # 6. Validator PATCH traffic (docs/idp-notes.md#entra-patch-forms).
     validator_name = f"emilio_{GUID}@hermann.uk"
     body = assert_scim(
         _patch(entra, f"/Users/{user.pk}", {"op": "replace", "value": {"userName": validator_name}}),
@@ -276,7 +277,7 @@ def test_manager_and_roles(entra, scim_organization):
         )
         assert body[ENTERPRISE_URN]["manager"] == as_ref
 
-    # The legacy manager check (§3.6).
+    # The legacy manager check (docs/idp-notes.md#entra-manager).
     query = f"?attributes=id&filter=id+eq+%22{user.pk}%22+and+manager+eq+%22{manager.pk}%22"
     listed = assert_scim(entra.get(f"/Users{query}"), 200)
     assert [r["id"] for r in listed["Resources"]] == [str(user.pk)] and set(listed["Resources"][0]) == {
@@ -407,7 +408,7 @@ def test_group_sequence(entra, scim_organization):
     assert_scim(response, 200, expected_group(group))
     assert member_ids(group) == {str(people[1].pk)}
 
-    # A nested group (first level) is refused: groups hold only users (D7).
+    # A nested group (first level) is refused: groups hold only users (docs/idp-notes.md#entra-nested-groups).
     other = assert_scim(entra.post("/Groups", {"displayName": "Nested"}), 201)
     assert_error(
         _patch(entra, f"/Groups/{group.pk}", {"op": "Add", "path": "members", "value": [{"value": other["id"]}]}),

@@ -1,4 +1,4 @@
-"""Replay of Okta's SCIM 2.0 traffic, in order (idp-compatibility.md §4): test connection,
+"""Replay of Okta's SCIM 2.0 traffic, in order (docs/idp-notes.md#okta): test connection,
 existence check, create with password and groups [], GET then full PUT echoing meta with
 non-ISO dates, OIN (de)activation and password PATCHes, AIW PUTs, import paging, Group
 Push (create, rename with id, membership delta, Push Now, AIW PUT, delete), and the Okta
@@ -188,7 +188,7 @@ def test_user_sequence(okta, scim_organization, sso_connection):
 
 
 def test_import_pages_through_everything(okta, scim_organization, sso_connection):
-    """§4.6: pages of 100 until startIndex passes totalResults; stable order."""
+    """Import (docs/idp-notes.md#okta): pages of 100 until startIndex passes totalResults; stable order."""
     now = timezone.now()
     User.objects.bulk_create(
         [
@@ -344,7 +344,7 @@ def test_group_push(okta, scim_organization, sso_connection):
     assert all(User.objects.filter(pk=p.pk).exists() for p in people)
 
 
-# --- Okta SCIM 2.0 Spec Test (§4.9) ---------------------------------------------------------------------
+# --- Okta SCIM 2.0 Spec Test ---------------------------------------------------------------------------
 
 SPEC_HEADERS = {"Accept-Charset": "utf-8", "Accept": "application/scim+json"}
 SPEC_UA = "OKTA SCIM Integration"

@@ -1,5 +1,5 @@
-"""Replay of PingOne's SCIM Outbound traffic, in order (idp-compatibility.md §2): test
-connection, user match / create / PUT update / PUT disable / DELETE (Remove Action =
+"""Replay of PingOne's SCIM Outbound traffic, in order (docs/idp-notes.md#pingone):
+test connection, user match / create / PUT update / PUT disable / DELETE (Remove Action =
 Delete), group listing in pages of 1000, group create with members, PUT overwrite, and
 group delete. Every response is checked, whole bodies against the builders."""
 
@@ -52,7 +52,7 @@ def _create_body(**overrides):
 
 
 def test_test_connection(ping, scim_organization, admin_user, revoked_scim_token):
-    """§2.2: a filter probe or a plain list; bad or non-Bearer credentials get 401."""
+    """Test connection: a filter probe or a plain list; bad or non-Bearer credentials get 401."""
     assert_scim(ping.get("/Users?filter=userName%20eq%20%22probe-4711%40example.com%22"), 200, EMPTY_LIST)
     assert_scim(ping.get("/Users"), 200, expected_list([expected_user(admin_user)]))
     for authorization in (
@@ -156,14 +156,14 @@ def test_user_provisioning_sequence(ping, scim_organization, sso_connection):
 
 
 def test_provision_disabled_users(ping):
-    """*Provision disabled users*: the POST carries active false (§2.3)."""
+    """*Provision disabled users*: the POST carries active false (docs/domain.md#created-inactive)."""
     body = assert_scim(ping.post("/Users", _create_body(active=False)), 201)
     user = User.objects.get(pk=body["id"])
     assert body == expected_user(user) and body["active"] is False
 
 
 def test_put_without_a_prior_get_and_rule_deletion(ping, scim_organization, sso_connection):
-    """§6 PingOne 2: PUTs may arrive with no GET. Deleting the rule deprovisions every
+    """PUTs may arrive with no GET (docs/idp-notes.md#pingone). Deleting the rule deprovisions every
     user it provisioned with the Remove Action (here Disable)."""
     users = [
         assert_scim(ping.post("/Users", _create_body(userName=f"u{i}@example.com", emails=[])), 201)["id"]
@@ -236,7 +236,7 @@ def test_group_sequence(ping, scim_organization, sso_connection):
 
 
 def test_group_listing_pages_through_more_than_a_page(ping, scim_organization, sso_connection):
-    """PingOne pages with startIndex += count until totalResults (§2.5.1); shown with
+    """PingOne pages with startIndex += count until totalResults (docs/idp-notes.md#pages-of-1000); shown with
     count=2 so the loop runs several times."""
     for i in range(5):
         assert_scim(ping.post("/Groups", {"displayName": f"Team {i}"}), 201)

@@ -1,5 +1,6 @@
 """The SCIM request log (``ScimRequestLog``) and the audit events SCIM requests write
-(domain.md §2.12, §3.1.3; architecture.md Audit pipeline): one log row per request,
+(docs/domain.md#audit-event, docs/domain.md#scim-outside-scim-mode,
+docs/architecture.md#the-audit-pipeline): one log row per request,
 rejected ones included; ``scim.request.rejected`` for refusals whose organization is
 known; change events only for requests that succeeded, correlated by request id; and
 never a token or a password in any row."""

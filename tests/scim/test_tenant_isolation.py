@@ -1,5 +1,5 @@
-"""Tenant isolation (architecture.md Tenancy, domain.md §3.2-§3.3): with organization A's
-token, every endpoint answers organization B's objects with 404 (by id) or an empty list
+"""Tenant isolation (docs/architecture.md#tenancy, docs/domain.md#what-scim-may-not-do): with
+organization A's token, every endpoint answers organization B's objects with 404 (by id) or an empty list
 (by filter), B's ids cannot be used as members or managers, and nothing of B changes."""
 
 import json

@@ -1,5 +1,6 @@
 """Groups as admins manage them: names, members and grants (docs/domain.md#group,
-docs/domain.md#group-membership, docs/domain.md#grant, docs/domain.md#lock-matrix, docs/domain.md#reserved-names-and-collisions)."""
+docs/domain.md#group-membership, docs/domain.md#grant, docs/domain.md#lock-matrix,
+docs/domain.md#reserved-names-and-collisions)."""
 
 import uuid
 

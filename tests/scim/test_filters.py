@@ -345,7 +345,7 @@ def _groups(scim, expression: str) -> set[str]:
     ("template", "expected"),
     [
         ('displayName eq "Opti_SCIM_Sales"', {"Sales"}),
-        ('displayName eq "opti_scim_sales"', {"Sales"}),  # Validator: a different letter case (docs/idp-notes.md#filters)
+        ('displayName eq "opti_scim_sales"', {"Sales"}),  # Validator: another letter case (idp-notes.md#filters)
         ('DISPLAYNAME EQ "OPTI_SCIM_SALES"', {"Sales"}),
         (f'{GROUP_URN}:displayName eq "Opti_SCIM_Sales"', {"Sales"}),
         ('displayName ne "Opti_SCIM_Sales"', {"Support", "Empty"}),
@@ -377,7 +377,8 @@ def test_group_filters(scim, people, teams, template, expected):
 
 
 def test_entra_group_lookup_shape(scim, teams):
-    """Entra's group lookup (docs/idp-notes.md#microsoft-entra-id): excludedAttributes first, + encoding; the answer carries no members."""
+    """Entra's group lookup (docs/idp-notes.md#microsoft-entra-id): excludedAttributes first,
+    + encoding; the answer carries no members."""
     body = assert_scim(scim.get("/Groups?excludedAttributes=members&filter=displayName+eq+%22Opti_SCIM_Sales%22"), 200)
     assert body == expected_list([expected_group(teams["sales"], with_members=False)])
 

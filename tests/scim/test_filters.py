@@ -345,7 +345,7 @@ def _groups(scim, expression: str) -> set[str]:
     ("template", "expected"),
     [
         ('displayName eq "Opti_SCIM_Sales"', {"Sales"}),
-        ('displayName eq "opti_scim_sales"', {"Sales"}),  # Validator: another letter case (idp-notes.md#filters)
+        ('displayName eq "opti_scim_sales"', {"Sales"}),  # Validator: another letter case (docs/idp-notes.md#filters)
         ('DISPLAYNAME EQ "OPTI_SCIM_SALES"', {"Sales"}),
         (f'{GROUP_URN}:displayName eq "Opti_SCIM_Sales"', {"Sales"}),
         ('displayName ne "Opti_SCIM_Sales"', {"Support", "Empty"}),

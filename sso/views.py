@@ -15,6 +15,7 @@ from django.views.decorators.http import require_GET
 
 from admincenter.models import SsoConnection
 from admincenter.permissions import actor_for, admin_required, forbidden, is_admin
+from admincenter.selectors.sso import sso_connection_by_public_id
 from admincenter.services.signin import (
     SignInRefused,
     sso_connection_test_record,
@@ -55,7 +56,7 @@ GENERIC_FAILURE = "The identity provider's answer did not pass the checks."
 
 
 def _connection_or_404(public_id) -> SsoConnection:
-    connection = SsoConnection.objects.select_related("organization").filter(public_id=public_id).first()
+    connection = sso_connection_by_public_id(public_id=public_id)
     if connection is None:
         raise Http404("No such sign-in link.")
     return connection

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import logging
 
-from django.http import HttpResponseRedirect
-from django.shortcuts import get_object_or_404
+from django.http import Http404, HttpResponseRedirect
 from django.views.decorators.http import require_GET
 
-from admincenter.models import SsoConnection, SsoProtocol
+from admincenter.models import SsoProtocol
+from admincenter.selectors.sso import sso_connection_by_public_id
 from sso import oidc
 from sso import views as sign_in_views
 from sso.identity import SsoValidationError
@@ -36,7 +36,10 @@ def start(request, connection, *, next_url: str = "", test: bool = False):
 def callback(request, public_id):
     """The provider sends the browser back here (a top-level GET) with ``code`` and ``state``
     or with ``error``."""
-    connection = get_object_or_404(SsoConnection, public_id=public_id, protocol=SsoProtocol.OIDC)
+    # No join of the organization here: the callback keeps the queries it always ran.
+    connection = sso_connection_by_public_id(public_id=public_id, protocol=SsoProtocol.OIDC, with_organization=False)
+    if connection is None:
+        raise Http404("No such sign-in link.")
     try:
         identity, pending = oidc.complete_sign_in(connection, request)
     except SsoValidationError as error:

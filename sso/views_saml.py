@@ -28,6 +28,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST, require_safe
 
 from admincenter.models import SsoConnection, SsoProtocol
+from admincenter.selectors.sso import sso_connection_by_public_id
 from sso import saml
 from sso import views as sign_in_views
 from sso.identity import SsoValidationError
@@ -51,11 +52,7 @@ def _completion_cache_key(key: str) -> str:
 
 
 def _saml_connection(public_id) -> SsoConnection:
-    connection = (
-        SsoConnection.objects.select_related("organization")
-        .filter(public_id=public_id, protocol=SsoProtocol.SAML)
-        .first()
-    )
+    connection = sso_connection_by_public_id(public_id=public_id, protocol=SsoProtocol.SAML)
     if connection is None:
         raise Http404("No SAML connection here.")
     return connection

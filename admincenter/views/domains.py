@@ -14,8 +14,8 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from admincenter.errors import DomainError
-from admincenter.models import SsoDomain
 from admincenter.permissions import admin_required
+from admincenter.selectors import sso as sso_selectors
 from admincenter.services.domains import domain_verify, verification_record
 from admincenter.views.common import status_for
 
@@ -29,9 +29,7 @@ def _domain_rows(organization, *, errors: dict[int, str] | None = None, just_ver
             "error": errors.get(domain.pk, ""),
             "just_verified": domain.pk == just_verified and domain.is_verified,
         }
-        for domain in SsoDomain.objects.filter(organization=organization)
-        .select_related("connection")
-        .order_by("domain")
+        for domain in sso_selectors.domain_list(organization=organization)
     ]
 
 
@@ -62,7 +60,7 @@ def domain_list(request):
 @admin_required
 @require_POST
 def domain_verify_view(request, domain_id):
-    claimed = SsoDomain.objects.filter(organization=request.organization, pk=domain_id).first()
+    claimed = sso_selectors.domain_get(organization=request.organization, domain_id=domain_id)
     if claimed is None:
         raise Http404("No such domain in this organization.")
     try:

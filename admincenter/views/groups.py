@@ -13,14 +13,15 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from admincenter import services
 from admincenter.errors import DomainError
 from admincenter.forms import GrantAddForm, GroupNameForm, MemberAddForm, add_domain_error
-from admincenter.models import GroupGrant, GroupKind, SystemGroupKey
+from admincenter.models import GroupKind, SystemGroupKey
 from admincenter.permissions import admin_required
-from admincenter.views import queries
+from admincenter.selectors import groups as groups_selectors
+from admincenter.selectors import users as users_selectors
 from admincenter.views.common import paginate, status_for
 
 
 def _group_or_404(request, group_id):
-    group = queries.group_get(organization=request.organization, group_id=group_id)
+    group = groups_selectors.group_get(organization=request.organization, group_id=group_id)
     if group is None:
         raise Http404("No such group in this organization.")
     return group
@@ -41,11 +42,11 @@ def rules(group) -> dict:
 def group_list(request):
     kind = request.GET.get("kind", "")
     q = request.GET.get("q", "").strip()
-    page = paginate(request, queries.group_list(organization=request.organization, kind=kind, q=q))
+    page = paginate(request, groups_selectors.group_list(organization=request.organization, kind=kind, q=q))
     return render(
         request,
         "admincenter/groups/list.html",
-        {"section": "groups", "page": page, "kind": kind, "q": q, "tabs": queries.GROUP_KIND_TABS},
+        {"section": "groups", "page": page, "kind": kind, "q": q, "tabs": groups_selectors.GROUP_KIND_TABS},
     )
 
 
@@ -72,14 +73,16 @@ def group_create(request):
 
 def _detail_context(request, group, **forms):
     can = rules(group)
-    instances = list(queries.grantable_instances(organization=request.organization)) if can["can_edit_grants"] else []
+    instances = (
+        list(groups_selectors.grantable_instances(organization=request.organization)) if can["can_edit_grants"] else []
+    )
     q = request.GET.get("q", "").strip()
     context = {
         "section": "products" if group.kind == GroupKind.PRODUCT else "groups",
         "group": group,
-        "members": paginate(request, queries.group_members(group=group, q=q)),
+        "members": paginate(request, groups_selectors.group_members(group=group, q=q)),
         "member_q": q,
-        "grants": list(queries.group_grants(group=group)),
+        "grants": list(groups_selectors.group_grants(group=group)),
         "rename_form": forms.get("rename_form") or GroupNameForm(initial={"name": group.name}, prefix="rename"),
         "member_form": forms.get("member_form") or MemberAddForm(prefix="member"),
         "grant_form": forms.get("grant_form") or GrantAddForm(instances=instances, prefix="grant"),
@@ -168,7 +171,7 @@ def group_member_add(request, group_id):
     form = MemberAddForm(request.POST, prefix="member")
     status = 400
     if form.is_valid():
-        user = queries.user_by_email(organization=request.organization, email=form.cleaned_data["email"])
+        user = users_selectors.user_by_email(organization=request.organization, email=form.cleaned_data["email"])
         if user is None:
             form.add_error("email", "No user with this email in your organization. Add the person under Users first.")
         else:
@@ -195,7 +198,7 @@ def group_member_add(request, group_id):
 @require_POST
 def group_member_remove(request, group_id, user_id):
     group = _group_or_404(request, group_id)
-    user = queries.user_get(organization=request.organization, user_id=user_id)
+    user = users_selectors.user_get(organization=request.organization, user_id=user_id)
     if user is None:
         raise Http404("No such user in this organization.")
     try:
@@ -217,7 +220,7 @@ def group_member_remove(request, group_id, user_id):
 @require_POST
 def group_grant_add(request, group_id):
     group = _group_or_404(request, group_id)
-    instances = list(queries.grantable_instances(organization=request.organization))
+    instances = list(groups_selectors.grantable_instances(organization=request.organization))
     form = GrantAddForm(request.POST, instances=instances, prefix="grant")
     status = 400
     if form.is_valid():
@@ -245,10 +248,9 @@ def group_grant_add(request, group_id):
 @require_POST
 def group_grant_remove(request, group_id, grant_id):
     group = _group_or_404(request, group_id)
-    try:
-        grant = GroupGrant.objects.select_related("product_instance__product", "role").get(pk=grant_id, group=group)
-    except GroupGrant.DoesNotExist:
-        raise Http404("No such grant on this group.") from None
+    grant = groups_selectors.group_grant_get(group=group, grant_id=grant_id)
+    if grant is None:
+        raise Http404("No such grant on this group.")
     try:
         services.group_grant_remove(organization=request.organization, grant=grant, actor=request.actor)
     except DomainError as error:

@@ -12,9 +12,9 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET
 
 from admincenter.forms import ExportFilterForm
-from admincenter.models import Group, GroupKind
 from admincenter.permissions import admin_required
-from admincenter.views import queries
+from admincenter.selectors import access as access_selectors
+from admincenter.selectors import products as products_selectors
 from admincenter.views.common import paginate
 
 ACCESS_ROWS_PER_PAGE = 100
@@ -23,7 +23,7 @@ ACCESS_ROWS_PER_PAGE = 100
 @admin_required
 @require_GET
 def product_list(request):
-    instances = list(queries.instance_list(organization=request.organization))
+    instances = list(products_selectors.instance_list(organization=request.organization))
     products: OrderedDict = OrderedDict()
     for instance in instances:
         products.setdefault(instance.product, []).append(instance)
@@ -33,14 +33,11 @@ def product_list(request):
 @admin_required
 @require_GET
 def product_detail(request, instance_pk):
-    instance = queries.instance_get(organization=request.organization, instance_id=instance_pk)
+    instance = products_selectors.instance_get(organization=request.organization, instance_id=instance_pk)
     if instance is None:
         raise Http404("No such product instance in this organization.")
-    grants = list(queries.instance_grants(instance=instance))
-    product_groups = {
-        g.role_id: g
-        for g in Group.objects.filter(product_instance=instance, kind=GroupKind.PRODUCT).select_related("role")
-    }
+    grants = list(products_selectors.instance_grants(instance=instance))
+    product_groups = products_selectors.instance_product_groups(instance=instance)
     roles = []
     for role in instance.product.roles.all():
         roles.append(
@@ -50,7 +47,9 @@ def product_detail(request, instance_pk):
                 "grants": [g for g in grants if g.role_id == role.pk],
             }
         )
-    access = paginate(request, queries.instance_access_rows(instance=instance), per_page=ACCESS_ROWS_PER_PAGE)
+    access = paginate(
+        request, products_selectors.instance_access_rows(instance=instance), per_page=ACCESS_ROWS_PER_PAGE
+    )
     return render(
         request,
         "admincenter/products/detail.html",
@@ -62,7 +61,7 @@ def product_detail(request, instance_pk):
 @require_GET
 def access_export(request):
     """The page with the export's filters and its download button."""
-    instances = list(queries.instance_list(organization=request.organization))
+    instances = list(products_selectors.instance_list(organization=request.organization))
     form = ExportFilterForm(request.GET or None, instances=instances)
     return render(request, "admincenter/products/export.html", {"section": "products", "form": form})
 
@@ -87,17 +86,17 @@ def _cell(value) -> str:
 @require_GET
 def access_export_csv(request):
     organization = request.organization
-    instances = list(queries.instance_list(organization=organization))
+    instances = list(products_selectors.instance_list(organization=organization))
     form = ExportFilterForm(request.GET or None, instances=instances)
     product = instance = ""
     if form.is_bound and form.is_valid():
         product = form.cleaned_data["product"]
         instance = form.cleaned_data["instance"]
-    rows = queries.access_export_rows(organization=organization, product=product, instance=instance)
+    rows = access_selectors.access_export_rows(organization=organization, product=product, instance=instance)
     writer = csv.writer(_Echo())
 
     def stream():
-        yield writer.writerow(queries.EXPORT_HEADER)
+        yield writer.writerow(access_selectors.EXPORT_HEADER)
         for (
             email,
             given_name,
@@ -124,7 +123,7 @@ def access_export_csv(request):
                     _cell(role),
                     _cell(group),
                     group_kind,
-                    queries.source_label(
+                    access_selectors.source_label(
                         organization_id=organization.pk,
                         source=source,
                         scim_connection_id=scim_connection_id,

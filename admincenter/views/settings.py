@@ -30,13 +30,14 @@ from admincenter.models import (
     MAX_SSO_CONNECTIONS,
     OidcTokenAuthMethod,
     ProvisioningMode,
-    ScimToken,
     SsoConnection,
 )
 from admincenter.permissions import admin_required
+from admincenter.selectors import groups as groups_selectors
+from admincenter.selectors import sso as sso_selectors
+from admincenter.selectors import tokens as tokens_selectors
 from admincenter.services.settings import organization_scim_deactivate_set
 from admincenter.services.tokens import live_tokens
-from admincenter.views import queries
 from admincenter.views.common import scim_base_url, status_for
 from sso.endpoints import public_base_url, sp_values
 
@@ -52,7 +53,7 @@ def settings_index(request):
         "admincenter/settings/index.html",
         {
             "section": "settings",
-            "connection_count": SsoConnection.objects.filter(organization=organization).count(),
+            "connection_count": sso_selectors.sso_connection_count(organization=organization),
             "live_token_count": live_tokens(organization).count(),
             "max_connections": MAX_SSO_CONNECTIONS,
         },
@@ -63,18 +64,16 @@ def settings_index(request):
 
 
 def _connection_or_404(request, connection_id) -> SsoConnection:
-    try:
-        return SsoConnection.objects.get(organization=request.organization, pk=connection_id)
-    except SsoConnection.DoesNotExist:
-        raise Http404("No such SSO connection in this organization.") from None
+    connection = sso_selectors.sso_connection_get(organization=request.organization, connection_id=connection_id)
+    if connection is None:
+        raise Http404("No such SSO connection in this organization.")
+    return connection
 
 
 @admin_required
 @require_GET
 def sso_list(request):
-    connections = list(
-        SsoConnection.objects.filter(organization=request.organization).prefetch_related("domains").order_by("name")
-    )
+    connections = list(sso_selectors.sso_connection_list(organization=request.organization, with_domains=True))
     return render(
         request,
         "admincenter/settings/sso_list.html",
@@ -189,8 +188,8 @@ def _provisioning_context(request, **extra):
     context = {
         "section": "settings",
         "organization": organization,
-        "scim_connection": SsoConnection.objects.filter(organization=organization, scim_enabled=True).first(),
-        "has_connections": SsoConnection.objects.filter(organization=organization).exists(),
+        "scim_connection": sso_selectors.scim_connection_for(organization=organization),
+        "has_connections": sso_selectors.sso_connections_exist(organization=organization),
         "enable_form": ScimEnableForm(organization=organization),
         "deactivate_form": ScimDeactivateForm(initial={"on_scim_deactivate": organization.on_scim_deactivate}),
         "impact": (
@@ -232,7 +231,7 @@ def provisioning_scim(request):
         "form": form,
         "connection": connection,
         "domains": connection.domain_names,
-        "colliding_groups": list(queries.custom_groups_that_could_collide(organization=organization)[:100]),
+        "colliding_groups": list(groups_selectors.custom_groups_that_could_collide(organization=organization)[:100]),
         "scim_base_url": scim_base_url(request),
     }
     if request.method == "GET":
@@ -287,7 +286,7 @@ def provisioning_jit(request):
         {
             "section": "settings",
             "impact": impact,
-            "scim_connection": SsoConnection.objects.filter(organization=organization, scim_enabled=True).first(),
+            "scim_connection": sso_selectors.scim_connection_for(organization=organization),
         },
     )
 
@@ -325,10 +324,10 @@ def _tokens_context(request, **extra):
     context = {
         "section": "settings",
         "organization": organization,
-        "tokens": list(queries.token_list(organization=organization)),
+        "tokens": list(tokens_selectors.token_list(organization=organization)),
         "form": TokenIssueForm(),
         "scim_base_url": scim_base_url(request),
-        "scim_connection": SsoConnection.objects.filter(organization=organization, scim_enabled=True).first(),
+        "scim_connection": sso_selectors.scim_connection_for(organization=organization),
         "issued": None,
     }
     context.update(extra)
@@ -386,10 +385,9 @@ def scim_tokens(request):
 @admin_required
 @require_http_methods(["GET", "POST"])
 def scim_token_revoke(request, token_id):
-    try:
-        token = ScimToken.objects.select_related("sso_connection").get(organization=request.organization, pk=token_id)
-    except ScimToken.DoesNotExist:
-        raise Http404("No such SCIM token in this organization.") from None
+    token = tokens_selectors.token_get(organization=request.organization, token_id=token_id)
+    if token is None:
+        raise Http404("No such SCIM token in this organization.")
     error = None
     status = 200
     if request.method == "POST":
@@ -431,7 +429,7 @@ def connect_idp(request):
     base_url = scim_base_url(request)
     host = base_url.split("://", 1)[-1].split("/", 1)[0]
     organization = request.organization
-    connections = list(SsoConnection.objects.filter(organization=organization).order_by("name"))
+    connections = list(sso_selectors.sso_connection_list(organization=organization))
     sso_connection = _guide_connection(connections, request.GET.get("connection", ""))
     return render(
         request,
@@ -451,7 +449,7 @@ def connect_idp(request):
             "scim_base_url": base_url,
             "not_https": not base_url.startswith("https://"),
             "host_has_underscore": "_" in host,
-            "scim_connection": SsoConnection.objects.filter(organization=organization, scim_enabled=True).first(),
+            "scim_connection": sso_selectors.scim_connection_for(organization=organization),
             "live_token_count": live_tokens(organization).count(),
         },
     )

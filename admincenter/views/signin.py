@@ -24,9 +24,9 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from admincenter.errors import DomainError
 from admincenter.forms import LocalLoginForm, RequireSsoForm, SignInEmailForm, SignInPasswordForm, add_domain_error
-from admincenter.models import User
 from admincenter.permissions import admin_required, is_admin, request_id_for
 from admincenter.selectors import effective_access, is_admin_center_admin
+from admincenter.selectors import users as users_selectors
 from admincenter.services.domains import verified_domain_for
 from admincenter.services.signin import (
     SignInContext,
@@ -35,7 +35,6 @@ from admincenter.services.signin import (
     password_sign_in,
     user_local_login_set,
 )
-from admincenter.views import queries
 from admincenter.views.common import status_for
 from admincenter.views.users import _detail_context
 
@@ -177,9 +176,7 @@ def _policy_context(request, form=None):
         "section": "settings",
         "organization": organization,
         "form": form or RequireSsoForm(initial={"require_sso": organization.require_sso}),
-        "break_glass_users": User.objects.filter(home_organization=organization, local_login_allowed=True).order_by(
-            "email"
-        ),
+        "break_glass_users": users_selectors.break_glass_users(organization=organization),
     }
 
 
@@ -207,7 +204,7 @@ def sign_in_policy(request):
 @require_POST
 def user_local_login(request, user_id):
     """The break-glass switch of a home user (POST from the user's page)."""
-    user = queries.user_get(organization=request.organization, user_id=user_id)
+    user = users_selectors.user_get(organization=request.organization, user_id=user_id)
     if user is None or user.home_organization_id != request.organization.pk:
         raise Http404("No such user in this organization.")
     form = LocalLoginForm(request.POST)

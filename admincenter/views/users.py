@@ -14,15 +14,15 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from admincenter import services
 from admincenter.errors import DomainError
 from admincenter.forms import CollaboratorForm, GroupChoiceForm, UserCreateForm, UserProfileForm, add_domain_error
-from admincenter.models import SsoDomain
 from admincenter.permissions import admin_required
 from admincenter.selectors import effective_access
-from admincenter.views import queries
+from admincenter.selectors import groups as groups_selectors
+from admincenter.selectors import users as users_selectors
 from admincenter.views.common import paginate, status_for
 
 
 def _user_or_404(request, user_id):
-    user = queries.user_get(organization=request.organization, user_id=user_id)
+    user = users_selectors.user_get(organization=request.organization, user_id=user_id)
     if user is None:
         raise Http404("No such user in this organization.")
     return user
@@ -34,7 +34,9 @@ def user_list(request):
     q = request.GET.get("q", "").strip()
     source = request.GET.get("source", "")
     status = request.GET.get("status", "")
-    page = paginate(request, queries.user_list(organization=request.organization, q=q, source=source, status=status))
+    page = paginate(
+        request, users_selectors.user_list(organization=request.organization, q=q, source=source, status=status)
+    )
     return render(
         request,
         "admincenter/users/list.html",
@@ -44,8 +46,8 @@ def user_list(request):
             "q": q,
             "source": source,
             "status": status,
-            "source_filters": queries.USER_SOURCE_FILTERS,
-            "status_filters": queries.USER_STATUS_FILTERS,
+            "source_filters": users_selectors.USER_SOURCE_FILTERS,
+            "status_filters": users_selectors.USER_STATUS_FILTERS,
         },
     )
 
@@ -55,9 +57,7 @@ def _scim_domain_warning(organization, email: str) -> str:
     if not organization.is_scim_mode or "@" not in (email or ""):
         return ""
     domain = email.rsplit("@", 1)[1].strip().lower()
-    if SsoDomain.objects.filter(
-        connection__organization=organization, connection__scim_enabled=True, domain=domain
-    ).exists():
+    if users_selectors.email_domain_is_scim_managed(organization=organization, domain=domain):
         return (
             f"{domain} belongs to your SCIM connection: people with this domain are normally provisioned by your "
             "identity provider. The user was still created as a local user."
@@ -132,8 +132,8 @@ def _detail_context(request, user, **extra):
         profile_form = UserProfileForm(
             initial={"email": user.email, "given_name": user.given_name, "family_name": user.family_name}
         )
-    memberships = list(queries.user_memberships(organization=organization, user=user))
-    joinable = queries.groups_user_can_join(organization=organization, user=user)
+    memberships = list(users_selectors.user_memberships(organization=organization, user=user))
+    joinable = users_selectors.groups_user_can_join(organization=organization, user=user)
     context = {
         "section": "users",
         "subject": user,
@@ -226,7 +226,7 @@ def user_delete(request, user_id):
             "section": "users",
             "subject": user,
             "is_home": is_home,
-            "memberships": queries.user_memberships(organization=request.organization, user=user).count(),
+            "memberships": users_selectors.user_memberships(organization=request.organization, user=user).count(),
         },
     )
 
@@ -244,7 +244,7 @@ def user_group_add(request, user_id):
             _detail_context(request, user, group_error="Choose a group."),
             status=400,
         )
-    group = queries.group_get(organization=request.organization, group_id=form.cleaned_data["group"])
+    group = groups_selectors.group_get(organization=request.organization, group_id=form.cleaned_data["group"])
     if group is None:
         raise Http404("No such group in this organization.")
     try:
@@ -266,7 +266,7 @@ def user_group_add(request, user_id):
 @require_POST
 def user_group_remove(request, user_id, group_id):
     user = _user_or_404(request, user_id)
-    group = queries.group_get(organization=request.organization, group_id=group_id)
+    group = groups_selectors.group_get(organization=request.organization, group_id=group_id)
     if group is None:
         raise Http404("No such group in this organization.")
     try:
@@ -289,16 +289,11 @@ def user_group_remove(request, user_id, group_id):
 def user_picker(request):
     """Type-ahead for member pickers: at most 20 people of this organization (JSON).
     ``group`` leaves out the people already in that group."""
-    results = queries.user_picker(organization=request.organization, q=request.GET.get("q", ""))
+    results = users_selectors.user_picker(organization=request.organization, q=request.GET.get("q", ""))
     group_id = request.GET.get("group")
     if group_id and results:
-        group = queries.group_get(organization=request.organization, group_id=group_id)
+        group = groups_selectors.group_get(organization=request.organization, group_id=group_id)
         if group is not None:
-            members = set(
-                str(pk)
-                for pk in group.memberships.filter(user_id__in=[r["id"] for r in results]).values_list(
-                    "user_id", flat=True
-                )
-            )
+            members = users_selectors.user_ids_in_group(group=group, user_ids=[r["id"] for r in results])
             results = [r for r in results if r["id"] not in members]
     return JsonResponse({"results": results})

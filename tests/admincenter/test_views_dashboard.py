@@ -7,8 +7,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from admincenter.models import AuditHourlyRollup, ScimRequestLog, ScimToken
+from admincenter.selectors.dashboard import hourly_scim_requests
 from admincenter.views.charts import hourly_chart
-from admincenter.views.queries import hourly_scim_requests
 from tests.factories import GroupFactory, UserFactory
 
 

@@ -1,5 +1,5 @@
-"""/Groups (domain.md §3.2, §3.5, §3.7, D7-D9; idp-compatibility.md §5.6): only SCIM groups
-are visible; names never collide with other kinds; members are home users of the
+"""/Groups (docs/domain.md#scim-sees-only-scim-groups, docs/domain.md#reserved-names-and-collisions,
+docs/domain.md#no-nested-groups, docs/domain.md#members-are-home-users): only SCIM groups are visible; names never collide with other kinds; members are home users of the
 organization; membership PATCHes in every form the IdPs send."""
 
 import json
@@ -103,7 +103,7 @@ def _patch(scim, group, *operations, query=""):
 
 
 def test_post_with_members(scim, scim_organization, sso_connection, people):
-    """PingOne (§2.5) and older Okta pushes carry members."""
+    """PingOne (docs/idp-notes.md#pingone) and older Okta pushes carry members."""
     response = scim.post("/Groups", group_body("Accounting", members=people[:2]))
     group = _created(response)
     body = json.loads(response.content)
@@ -256,7 +256,7 @@ def test_malformed_members_are_400_invalid_syntax(scim, members):
     assert not Group.objects.filter(name="Bad").exists()
 
 
-# --- members must be home users of the organization (D7, D8) ------------------------------------------------
+# --- docs/domain.md#members-are-home-users, docs/domain.md#no-nested-groups --------------------------------------
 
 
 def _unknown_detail(*ids) -> str:
@@ -289,7 +289,7 @@ def test_unknown_ids_are_listed(scim, people):
 
 
 def test_group_ids_are_refused_as_nesting(scim, group, people, other_organization):
-    """D7: Entra may add a group as a member (§3.8.11)."""
+    """Entra may add a group as a member (docs/idp-notes.md#entra-nested-groups)."""
     assert_error(
         scim.post("/Groups", group_body("Nested", members=[people[0], group])),
         400,
@@ -403,7 +403,7 @@ def test_unknown_group_id_is_404(scim, group_id):
 
 
 def test_put_replaces_the_member_list(scim, group, people):
-    """PingOne and Okta AIW overwrite membership with PUT (§2.5.3, §4.7.7)."""
+    """PingOne and Okta AIW overwrite membership with PUT (docs/idp-notes.md#pingone)."""
     body = {
         "schemas": [GROUP_URN],
         "id": str(group.pk),
@@ -470,7 +470,7 @@ def test_put_case_only_rename_of_itself_is_allowed(scim, group):
 
 
 def test_patch_add_members(scim, group, people):
-    """Entra: one Add with several members, $ref null (§3.8.5); Okta: with display."""
+    """Entra: one Add with several members, $ref null (docs/idp-notes.md#entra-patch-forms); Okta: with display."""
     response = _patch(
         scim,
         group,
@@ -492,7 +492,7 @@ def test_patch_add_existing_member_is_a_no_op(scim, group, people):
 
 
 def test_patch_remove_with_a_value_array_removes_only_those(scim, group, people):
-    """Entra without the compliance flag (§3.8.6)."""
+    """Entra without the compliance flag (docs/idp-notes.md#entra-patch-forms)."""
     response = _patch(scim, group, op("Remove", "members", [{"value": str(people[1].pk)}]))
     assert_scim(response, 200, expected_group(group))
     assert member_ids(group) == _ids(people[0])
@@ -530,7 +530,7 @@ def test_patch_remove_of_a_non_member_is_a_no_op(scim, group, people):
 
 
 def test_patch_replace_members_sets_the_whole_list(scim, group, people):
-    """Okta Push Now (§4.7.6), and the gallery-app shape of §3.8.7."""
+    """Okta Push Now (docs/idp-notes.md#okta-group-patch), and Entra's gallery-app shape."""
     response = _patch(
         scim,
         group,
@@ -560,7 +560,7 @@ def test_patch_replace_members_with_an_empty_list_clears(scim, group):
     ids=["displayName", "externalId", "okta-id-and-name", "other-body-id", "schemas-meta"],
 )
 def test_patch_pathless_replace(scim, group, value, expected_name, expected_external):
-    """The body id is ignored: the URL wins (§4.7.4)."""
+    """The body id is ignored: the URL wins (docs/idp-notes.md#okta-group-patch)."""
     value = {k: (v.format(id=group.pk) if isinstance(v, str) else v) for k, v in value.items()}
     body = assert_scim(_patch(scim, group, op("replace", value=value)), 200, expected_group(group))
     assert (body["id"], body["displayName"], body["externalId"]) == (str(group.pk), expected_name, expected_external)
@@ -580,7 +580,7 @@ def test_patch_remove_external_id(scim, group):
 
 
 def test_okta_unchanged_name_rename_is_a_no_op(scim, group):
-    """Okta repeats the rename with every membership PATCH (§4.7.4)."""
+    """Okta repeats the rename with every membership PATCH (docs/idp-notes.md#okta-group-patch)."""
     before = expected_group(group)
     response = _patch(scim, group, op("replace", value={"id": str(group.pk), "displayName": "Opti_SCIM_Sales"}))
     assert_scim(response, 200, before)
@@ -588,7 +588,7 @@ def test_okta_unchanged_name_rename_is_a_no_op(scim, group):
 
 
 def test_okta_membership_delta(scim, group, people):
-    """§4.7.5: removes through filters (one of them not a member), then an add with display."""
+    """Okta (docs/idp-notes.md#okta-group-patch): removes through filters (one of them not a member), then an add with display."""
     response = _patch(
         scim,
         group,
@@ -602,7 +602,7 @@ def test_okta_membership_delta(scim, group, people):
 
 
 def test_add_then_remove_of_the_same_member_apply_in_order(scim, group, people):
-    """Validator preview test (§3.10)."""
+    """Entra Validator preview test."""
     response = _patch(
         scim,
         group,

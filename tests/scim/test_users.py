@@ -1,5 +1,6 @@
-"""/Users: create, read, list and page, replace, delete (domain.md §3.2-§3.7, D1-D4;
-idp-compatibility.md §5.4, §5.5). PATCH has its own module (test_users_patch.py).
+"""/Users: create, read, list and page, replace, delete (docs/domain.md#what-scim-may-do and the
+product decisions; docs/idp-notes.md#what-every-client-gets). PATCH has its own module
+(test_users_patch.py).
 
 Bodies are compared whole against tests/scim/helpers.py builders, which read the model.
 """
@@ -114,7 +115,7 @@ def test_post_creates_a_scim_managed_user_with_the_whole_resource(scim, scim_org
     user = _created(response)
     body = json.loads(response.content)
     assert body == expected_user(user)
-    # What the builder computed, spelled out once (idp-compatibility.md §2.3 expected response).
+    # What the builder computed, spelled out once (docs/idp-notes.md#pingone, the create).
     assert body == {
         "schemas": [USER_URN, ENTERPRISE_URN],
         "id": str(user.pk),
@@ -171,7 +172,7 @@ def test_minimal_create(scim):
 
 
 def test_password_is_accepted_and_never_returned_or_stored(scim):
-    """Okta sends a random password with every create (§4.3)."""
+    """Okta sends a random password with every create (docs/idp-notes.md#okta)."""
     body = {**user_body("okta.user@acme.test"), "password": PASSWORD, "groups": []}
     response = scim.post("/Users", body)
     user = _created(response)
@@ -199,7 +200,7 @@ def test_duplicate_user_name_in_any_case_is_409(scim, second):
 
 
 def test_email_of_an_existing_local_user_of_the_organization_is_409(scim, manual_user):
-    """The IdP is expected to match by userName first, then update (§3.6)."""
+    """The IdP is expected to match by userName first, then update (docs/domain.md#adoption)."""
     assert_error(
         scim.post("/Users", user_body("Manual@acme.test")),
         409,
@@ -235,7 +236,7 @@ def test_email_of_a_collaborator_is_409(scim, scim_organization, other_organizat
 
 
 def test_external_id_is_not_unique(scim):
-    """O20: stored as sent, never enforced unique."""
+    """docs/domain.md#externalid-is-not-unique: stored as sent, never enforced unique."""
     first = _created(scim.post("/Users", user_body("one@acme.test", externalId="same")))
     second = _created(scim.post("/Users", user_body("two@acme.test", externalId="same")))
     found = assert_scim(scim.get('/Users?filter=externalId eq "same"&attributes=id'), 200)
@@ -251,7 +252,8 @@ def test_active_false_on_post_creates_a_deactivated_user(scim):
 
 
 def test_active_false_on_post_creates_a_deactivated_user_also_in_delete_mode(scim, scim_organization):
-    """O7: on_scim_deactivate=delete applies only when an active user turns inactive."""
+    """on_scim_deactivate=delete applies only when an active user turns inactive
+    (docs/domain.md#created-inactive)."""
     Organization.objects.filter(pk=scim_organization.pk).update(on_scim_deactivate="delete")
     user = _created(scim.post("/Users", user_body("disabled@acme.test", active=False)))
     assert user.is_active is False
@@ -259,7 +261,7 @@ def test_active_false_on_post_creates_a_deactivated_user_also_in_delete_mode(sci
 
 
 def test_entra_create_body_is_tolerated(scim):
-    """§3.4.2: meta, roles: [], nulls, a custom extension missing from schemas and a
+    """Entra (docs/idp-notes.md#microsoft-entra-id): meta, roles: [], nulls, a custom extension missing from schemas and a
     misspelled enterprise URN in schemas."""
     body = {
         "schemas": [USER_URN, "urn:ietf:params:scim:schemas:extension:enterprise:2.0User"],
@@ -290,7 +292,7 @@ def test_entra_create_body_is_tolerated(scim):
 
 
 def test_validator_attributes_are_stored_as_sent_and_returned(scim):
-    """The Entra Validator's many-attribute create (§3.4.2), primary sent as strings."""
+    """The Entra Validator's many-attribute create, primary sent as strings."""
     body = {
         "schemas": [USER_URN, ENTERPRISE_URN],
         "userName": "validator@acme.test",
@@ -365,7 +367,8 @@ def test_unknown_attributes_are_ignored(scim):
 
 
 def test_two_identical_primary_emails_are_normalised(scim):
-    """PingOne fills two mapped emails with the same address, both primary (§2.3)."""
+    """PingOne fills two mapped emails with the same address, both primary
+    (docs/idp-notes.md#duplicate-primary-emails)."""
     body = user_body(
         "twice@acme.test",
         emails=[
@@ -473,7 +476,8 @@ def test_malformed_bodies_are_400_invalid_syntax(scim, raw, detail):
     [None, "application/json", "application/scim+json", "application/scim+json; charset=utf-8", "text/plain"],
 )
 def test_json_bodies_are_parsed_whatever_the_content_type(scim, content_type):
-    """Okta's Spec Test POSTs without Content-Type; PingOne sent application/json (§5.1)."""
+    """Okta's Spec Test POSTs without Content-Type; PingOne sent application/json
+    (docs/idp-notes.md#what-every-client-gets)."""
     response = scim.post("/Users", user_body("ct@acme.test"), content_type=content_type)
     user = _created(response)
     assert json.loads(response.content) == expected_user(user)
@@ -619,7 +623,7 @@ def test_start_index_below_one_reads_as_one(scim, scim_organization, scim_manage
 
 @pytest.mark.parametrize("count", [1, 3, 7])
 def test_ordering_is_stable_across_pages(scim, scim_organization, sso_connection, count):
-    """Okta import and PingOne group listing page through everything (§4.6): users created
+    """Okta import and PingOne group listing page through everything (docs/idp-notes.md#okta): users created
     in the same instant still come back once each, in the same order."""
     _bulk_users(scim_organization, sso_connection, 14, created_at=timezone.now())
     everything = _listed_ids(assert_scim(scim.get("/Users?count=1000&attributes=id"), 200))
@@ -724,7 +728,8 @@ def test_attributes_and_excluded_attributes(scim, rich_user, query, shape):
 
 
 def test_put_keeps_attributes_it_leaves_out(scim, rich_user):
-    """PingOne can't clear attributes, so an omission is not a deletion (§6 PingOne 3)."""
+    """PingOne can't clear attributes, so an omission is not a deletion
+    (docs/idp-notes.md#put-keeps-what-it-leaves-out)."""
     before = expected_user(rich_user)
     response = scim.put(
         f"/Users/{rich_user.pk}",
@@ -754,7 +759,7 @@ def test_put_with_an_empty_value_clears(scim, rich_user):
 
 @pytest.mark.parametrize("active", [True, False])
 def test_put_without_active_keeps_it(scim, scim_organization, sso_connection, active):
-    """Okta AIW PUTs may leave out active (§6 Okta 7)."""
+    """Okta AIW PUTs may leave out active (docs/idp-notes.md#put-keeps-what-it-leaves-out)."""
     user = UserFactory(
         organization=scim_organization,
         email="keep@acme.test",
@@ -776,7 +781,7 @@ def test_put_active_false_deactivates_and_true_reactivates(scim, scim_managed_us
     assert body["groups"] == [
         {"value": str(scim_group.pk), "display": scim_group.name, "$ref": f"{BASE}/Groups/{scim_group.pk}"}
     ]
-    # Readable by id and filter while inactive (D1).
+    # Readable by id and filter while inactive (docs/domain.md#deactivation-keeps-the-user).
     assert_scim(scim.get(f"/Users/{scim_managed_user.pk}"), 200, expected_user(scim_managed_user))
     found = assert_scim(scim.get('/Users?filter=userName eq "scim.user@acme.test"'), 200)
     assert found == expected_list([expected_user(scim_managed_user)])
@@ -789,7 +794,7 @@ def test_put_active_false_deactivates_and_true_reactivates(scim, scim_managed_us
 
 def test_okta_put_echoing_the_get_output_is_tolerated(scim, scim_managed_user):
     """Okta builds its PUT from our GET: id, meta with non-ISO dates, groups, schemas,
-    password, display on emails (§4.4)."""
+    password, display on emails (docs/idp-notes.md#okta)."""
     echoed = assert_scim(scim.get(f"/Users/{scim_managed_user.pk}"), 200)
     echoed["meta"] = {
         "resourceType": "User",
@@ -815,7 +820,7 @@ def test_put_id_mismatch_is_400_mutability(scim, scim_managed_user, manual_user)
 
 
 def test_put_user_name_change_to_a_free_email_is_audited(scim, scim_managed_user):
-    """D4: the IdP may change the email if nobody has it."""
+    """The IdP may change the email if nobody has it (docs/domain.md#the-idp-may-change-the-email)."""
     response = scim.put(f"/Users/{scim_managed_user.pk}", {"userName": "Renamed@Acme.test"})
     body = assert_scim(response, 200, expected_user(scim_managed_user))
     assert body["userName"] == "renamed@acme.test"
@@ -883,7 +888,7 @@ def test_delete_deprovisions_then_404(scim, scim_managed_user, scim_group):
     assert_error(scim.delete(f"/Users/{pk}"), 404, None, f"User {pk} not found.")
     event = AuditEvent.objects.get(action="user.delete")
     assert (event.target_id, event.target_label) == (str(pk), "scim.user@acme.test")
-    # The email is free again: a new create makes a new user with a new id (D3).
+    # The email is free again: a new create makes a new user with a new id (docs/domain.md#delete-deprovisions).
     again = _created(scim.post("/Users", user_body("scim.user@acme.test")))
     assert again.pk != pk
 
@@ -901,7 +906,8 @@ def test_delete_of_an_unknown_id_is_404(scim):
     ],
 )
 def test_deactivation_deletes_when_the_organization_says_so(scim, scim_organization, scim_managed_user, method, body):
-    """D2: on_scim_deactivate=delete — the response shows the final state, later reads 404."""
+    """on_scim_deactivate=delete (docs/domain.md#deactivation-can-delete): the response shows the
+    final state, later reads 404."""
     Organization.objects.filter(pk=scim_organization.pk).update(on_scim_deactivate="delete")
     snapshot = expected_user(scim_managed_user)
     pk = scim_managed_user.pk
@@ -925,7 +931,7 @@ def test_delete_mode_keeps_inactive_users_that_stay_inactive(scim, scim_organiza
     assert User.objects.filter(pk=user.pk).exists()
 
 
-# --- adoption (domain.md §3.6) ----------------------------------------------------------------------
+# --- adoption (docs/domain.md#adoption) -----------------------------------------------------------
 
 
 @pytest.fixture(params=[UserSource.MANUAL, UserSource.JIT, UserSource.INVITED])

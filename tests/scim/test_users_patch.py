@@ -148,7 +148,7 @@ def test_simple_and_sub_attribute_paths(scim, user, path, value, expected):
 
 
 def test_user_name_rename_is_one_operation(scim, user):
-    """Entra: {"op":"Replace","path":"userName","value":"<new>"} (§3.5.1)."""
+    """Entra: {"op":"Replace","path":"userName","value":"<new>"} (docs/idp-notes.md#entra-patch-forms)."""
     changes = _changes(scim, user, op("Replace", "userName", "Patricia.Lee@Acme.test"))
     assert changes == {
         "userName": "patricia.lee@acme.test",
@@ -266,14 +266,14 @@ def test_primary_filter(scim, user):
     ],
 )
 def test_add_to_a_filtered_path_creates_the_missing_element(scim, user, path, value, attribute, created):
-    """The Validator checks this (§3.5.1, §3.5.3)."""
+    """The Entra Validator checks this (docs/idp-notes.md#entra-patch-forms)."""
     before = expected_user(user)
     changes = _changes(scim, user, op("Add", path, value))
     assert changes == {attribute: [*before.get(attribute, []), created]}
 
 
 def test_several_filtered_operations_then_a_pathless_replace(scim, user):
-    """Validator "Patch User - Replace Attributes" (§3.5.3)."""
+    """Validator "Patch User - Replace Attributes" (docs/idp-notes.md#entra-patch-forms)."""
     changes = _changes(
         scim,
         user,
@@ -301,7 +301,7 @@ def test_remove_with_a_filter_removes_the_element(scim, user):
 
 
 def test_work_email_follows_user_name(scim, user):
-    """One primary work email, and userName wins if the two differ (domain.md §3.2): a
+    """One primary work email, and userName wins if the two differ (docs/domain.md#what-scim-may-do): a
     change of the work email alone (Entra's default PATCH shape) changes nothing."""
     before, body = _patch(
         scim,
@@ -358,7 +358,7 @@ def test_remove_simple_attribute(scim, user, path):
 
 
 def test_pathless_replace_with_dotted_and_urn_keys(scim, user):
-    """Entra with aadOptscim062020 (§3.5.2). Keys are expanded, never stored literally."""
+    """Entra with aadOptscim062020 (docs/idp-notes.md#entra-patch-forms). Keys are expanded, never stored literally."""
     changes = _changes(
         scim,
         user,
@@ -390,7 +390,7 @@ def test_pathless_replace_with_dotted_and_urn_keys(scim, user):
 
 
 def test_pathless_add_with_dotted_keys(scim, user):
-    """Observed in production (§3.5.2)."""
+    """Observed in production (docs/idp-notes.md#entra-patch-forms)."""
     changes = _changes(
         scim,
         user,
@@ -423,19 +423,19 @@ def test_pathless_value_with_nested_objects(scim, user):
 
 
 def test_pathless_user_name_update(scim, user):
-    """Validator "Update User userName" (§3.5.3)."""
+    """Validator "Update User userName" (docs/idp-notes.md#entra-patch-forms)."""
     changes = _changes(scim, user, op("replace", value={"userName": "emilio@hermann.uk"}))
     assert changes["userName"] == "emilio@hermann.uk"
 
 
 def test_okta_deactivation_value_with_id_and_schemas(scim, user):
-    """Okta's path-less value may carry id, schemas or meta next to active (§4.5)."""
+    """Okta's path-less value may carry id, schemas or meta next to active (docs/idp-notes.md#okta)."""
     value = {"id": str(user.pk), "schemas": [USER_URN], "meta": {"resourceType": "User"}, "active": False}
     assert _changes(scim, user, op("replace", value=value)) == {"active": False}
 
 
 def test_password_in_a_pathless_replace_is_ignored(scim, user):
-    """Okta password sync (§4.5, §6 Okta 5)."""
+    """Okta password sync (docs/idp-notes.md#okta)."""
     response = scim.patch(f"/Users/{user.pk}", patch_body(op("replace", value={"password": PASSWORD})))
     body = assert_scim(response, 200, expected_user(user))
     assert PASSWORD not in response.content.decode() and "password" not in body
@@ -755,7 +755,7 @@ def test_response_honours_excluded_attributes(scim, user):
 
 
 def test_unknown_query_parameters_are_ignored(scim, user):
-    """Entra's ?aadOptscim062020 flag may reach the server (§3.1)."""
+    """Entra's ?aadOptscim062020 flag may reach the server (docs/idp-notes.md#what-every-client-gets)."""
     before = expected_user(user)
     response = scim.patch(f"/Users/{user.pk}?aadOptscim062020", patch_body(op("replace", "title", "Lead")))
     assert _diff(before, assert_scim(response, 200, expected_user(user))) == {"title": "Lead"}

@@ -21,3 +21,6 @@ class AdminCenterConfig(AppConfig):
 
     def ready(self):
         connection_created.connect(_raise_sqlite_parameter_limit, dispatch_uid="optiid-sqlite-parameter-limit")
+        # Registers the audit tasks in every process, the web ones too: admincenter.audit.enqueue
+        # publishes them by name. Inside ready() because the tasks import the models.
+        from admincenter.audit import tasks  # noqa: F401

@@ -3,7 +3,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from admincenter import views, views_audit
+from admincenter import views
 from admincenter.views import signin
 
 urlpatterns = [
@@ -12,10 +12,5 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("", views.home, name="home"),
     path("", include("admincenter.views.routes")),
-    path("audit/", views_audit.audit_log, name="audit_log"),
-    path("audit/<int:pk>/", views_audit.audit_detail, name="audit_detail"),
-    path("audit/requests/", views_audit.audit_requests, name="audit_requests"),
-    path("audit/export/", views_audit.audit_export, name="audit_export"),
-    path("audit/exports/<int:pk>/", views_audit.audit_export_detail, name="audit_export_detail"),
-    path("audit/exports/<int:pk>/download/", views_audit.audit_export_download, name="audit_export_download"),
+    path("", include("admincenter.audit.urls")),
 ]

@@ -88,13 +88,14 @@ def main() -> int:
     from django.db.models import Sum
 
     from admincenter import services
+    from admincenter.audit import enqueue, processing
+    from admincenter.audit.tasks import process_audit_backlog
     from admincenter.models import AuditEvent, AuditHourlyRollup, Organization, ScimRequestLog
-    from admincenter.services import Actor, audit_pipeline
-    from admincenter.tasks import process_audit_backlog
+    from admincenter.services import Actor
 
     call_command("migrate", verbosity=0)
     queue = f"audit-bench-{uuid.uuid4().hex[:8]}"
-    audit_pipeline.PUBLISH_OPTIONS["queue"] = queue  # the probe's own enqueues reach the bench workers
+    enqueue.PUBLISH_OPTIONS["queue"] = queue  # the probe's own enqueues reach the bench workers
     operator = Actor.operator("bench")
 
     organization = Organization.objects.filter(slug="audit-bench").first()
@@ -183,7 +184,7 @@ def main() -> int:
     results = []
     env = {**os.environ, "DATABASE_URL": bench_url, "CELERY_BROKER_URL": broker_url, "DJANGO_LOG_LEVEL": "WARNING"}
     if args.batch_size:
-        audit_pipeline.BATCH_SIZE = args.batch_size
+        processing.BATCH_SIZE = args.batch_size
     counts = [int(c) for c in args.workers.split(",") if c.strip()]
     for count in [c for c in counts for _ in range(args.repeat)]:
         reset()

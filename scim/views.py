@@ -28,11 +28,11 @@ from rest_framework.renderers import BaseRenderer
 from rest_framework.views import APIView
 
 from admincenter import errors as domain
+from admincenter.audit.record import Actor, audit_record
 from admincenter.hotsql import QueryTemplate
 from admincenter.idp import idp_from_user_agent
 from admincenter.models import Group, GroupKind, GroupMembership, Outcome
 from admincenter.services import scim as scim_services
-from admincenter.services.audit import Actor, audit_record
 from admincenter.services.transactions import all_or_nothing
 from scim import discovery
 from scim.adapters import Context, ScimGroupAdapter, ScimUserAdapter

@@ -5,7 +5,7 @@ keyword-only arguments, one transaction per call, the ``AuditEvent`` written ins
 domain rules enforced by raising ``admincenter.errors`` exceptions.
 """
 
-from admincenter.services.audit import Actor, audit_record
+from admincenter.audit.record import Actor, audit_record
 from admincenter.services.groups import (
     group_create,
     group_delete,

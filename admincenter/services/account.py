@@ -7,9 +7,9 @@ from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
+from admincenter.audit.record import Actor, audit_record
 from admincenter.errors import Forbidden, InvalidValue
 from admincenter.models import User
-from admincenter.services.audit import Actor, audit_record
 
 
 @transaction.atomic

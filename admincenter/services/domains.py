@@ -19,9 +19,9 @@ from django.db import IntegrityError
 from django.db.models import QuerySet
 from django.utils import timezone
 
+from admincenter.audit.record import Actor, audit_record
 from admincenter.errors import Conflict, InvalidValue, NotFound
 from admincenter.models import Organization, Outcome, SsoConnection, SsoDomain
-from admincenter.services.audit import Actor, audit_record
 from admincenter.services.transactions import atomic
 
 

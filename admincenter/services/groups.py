@@ -16,6 +16,7 @@ from django.db import IntegrityError
 from django.db.models import Q
 from django.utils import timezone
 
+from admincenter.audit.record import Actor, audit_record
 from admincenter.errors import Conflict, Forbidden, InvalidValue, NotFound
 from admincenter.models import (
     Group,
@@ -30,7 +31,6 @@ from admincenter.models import (
     SystemGroupKey,
     User,
 )
-from admincenter.services.audit import Actor, audit_record
 from admincenter.services.organizations import ADMIN_CENTER_PRODUCT
 from admincenter.services.transactions import atomic
 

@@ -9,6 +9,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils.text import slugify
 
+from admincenter.audit.record import Actor, audit_record
 from admincenter.errors import Conflict, InvalidValue, NotFound
 from admincenter.hotsql import RowInsert
 from admincenter.models import (
@@ -25,7 +26,6 @@ from admincenter.models import (
     User,
     UserSource,
 )
-from admincenter.services.audit import Actor, audit_record
 
 ADMIN_CENTER_PRODUCT = "admin_center"
 ADMIN_CENTER_ROLE = "administrator"

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from django.db.models import F, Q, QuerySet, Value
 from django.utils import timezone
 
+from admincenter.audit.enqueue import schedule_audit_processing
+from admincenter.audit.record import Actor, audit_record, changed_fields
 from admincenter.errors import InvalidValue, NotFound
 from admincenter.hotsql import EqualsNotIndexed, QueryTemplate, RowInsert
 from admincenter.models import (
@@ -29,8 +31,6 @@ from admincenter.models import (
     User,
     UserSource,
 )
-from admincenter.services.audit import Actor, audit_record, changed_fields
-from admincenter.services.audit_pipeline import schedule_audit_processing
 from admincenter.services.groups import (
     delete_group_audited,
     ensure_group_name_free,

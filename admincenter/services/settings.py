@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from django.db import transaction
 
+from admincenter.audit.record import Actor, audit_record
 from admincenter.errors import InvalidValue
 from admincenter.models import Organization, ScimDeactivateAction
-from admincenter.services.audit import Actor, audit_record
 
 
 @transaction.atomic

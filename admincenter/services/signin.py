@@ -17,6 +17,7 @@ from django.db.models import Q
 from django.db.models.functions import Lower
 from django.utils import timezone
 
+from admincenter.audit.record import Actor, audit_record, changed_fields
 from admincenter.errors import Conflict, DomainError, Forbidden, InvalidValue
 from admincenter.models import (
     ActorType,
@@ -32,12 +33,11 @@ from admincenter.models import (
     User,
     UserSource,
 )
-from admincenter.services.audit import Actor, audit_record, changed_fields
 from admincenter.services.domains import verified_domain_for
 from admincenter.services.transactions import atomic
 from admincenter.services.users import NAME_MAX_LENGTH, home_user, normalize_email, save_new_user
 
-# Actions of the audit trail (registered in admincenter/services/audit_pipeline.py).
+# Actions of the audit trail (registered in admincenter/audit/actions.py).
 LOGIN_SUCCESS = "login.success"
 LOGIN_REFUSED = "login.refused"
 LOGIN_JIT_REFUSED = "login.jit_refused"

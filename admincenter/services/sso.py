@@ -14,6 +14,7 @@ from django.core.validators import URLValidator
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from admincenter.audit.record import Actor, audit_record
 from admincenter.encryption import encrypt
 from admincenter.errors import Conflict, Forbidden, InvalidValue, NotFound
 from admincenter.models import (
@@ -32,7 +33,6 @@ from admincenter.models import (
     SsoProtocol,
     User,
 )
-from admincenter.services.audit import Actor, audit_record
 from admincenter.services.domains import sso_domains_set
 
 _DOMAIN_RE = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")

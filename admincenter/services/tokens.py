@@ -17,6 +17,7 @@ from django.db import connections, router, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from admincenter.audit.record import Actor, audit_record
 from admincenter.errors import (
     Conflict,
     Forbidden,
@@ -26,7 +27,6 @@ from admincenter.errors import (
 )
 from admincenter.hotsql import JoinedRow
 from admincenter.models import Organization, ProvisioningMode, ScimToken, SsoConnection
-from admincenter.services.audit import Actor, audit_record
 
 TOKEN_PREFIX = "optiid_scim_"
 _PREFIX_RANDOM_CHARS = 8

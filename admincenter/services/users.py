@@ -13,6 +13,7 @@ from django.core.validators import validate_email
 from django.db import IntegrityError, connections, router
 from django.utils import timezone
 
+from admincenter.audit.record import Actor, audit_record, changed_fields
 from admincenter.errors import Conflict, Forbidden, InvalidValue, NotFound
 from admincenter.hotsql import JoinedRow, RowInsert
 from admincenter.models import (
@@ -24,7 +25,6 @@ from admincenter.models import (
     User,
     UserSource,
 )
-from admincenter.services.audit import Actor, audit_record, changed_fields
 from admincenter.services.domains import verified_by_another_organization
 from admincenter.services.organizations import add_new_user_to_everyone
 from admincenter.services.transactions import atomic

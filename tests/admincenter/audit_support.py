@@ -24,9 +24,9 @@ from django.db import connection
 from django.utils import timezone
 from kombu import pools as kombu_pools
 
+from admincenter.audit import enqueue
 from admincenter.catalogue import load_catalogue
 from admincenter.models import AuditEvent, Product, Role, ScimRequestLog
-from admincenter.services import audit_pipeline
 from optiid.celery import app as celery_app
 
 BASE_DIR = Path(settings.BASE_DIR)
@@ -36,9 +36,9 @@ CELERY_BIN = str(Path(sys.executable).with_name("celery"))
 @pytest.fixture(autouse=True, name="fresh_breaker")
 def fixture_fresh_breaker():
     """The enqueue circuit breaker is per process: every test starts with it closed."""
-    audit_pipeline.breaker.reset()
+    enqueue.breaker.reset()
     yield
-    audit_pipeline.breaker.reset()
+    enqueue.breaker.reset()
 
 
 @pytest.fixture(name="eager_celery")
@@ -54,20 +54,20 @@ def fixture_eager_celery():
 def broker(url: str, *, queue: str | None = None):
     """Point this process's Celery app at ``url`` (not eager), and publish to ``queue``."""
     conf = celery_app.conf
-    saved = (conf.broker_url, conf.task_always_eager, dict(audit_pipeline.PUBLISH_OPTIONS))
+    saved = (conf.broker_url, conf.task_always_eager, dict(enqueue.PUBLISH_OPTIONS))
     _reset_pools()
     conf.broker_url = url
     conf.task_always_eager = False
-    audit_pipeline.PUBLISH_OPTIONS.clear()
+    enqueue.PUBLISH_OPTIONS.clear()
     if queue:
-        audit_pipeline.PUBLISH_OPTIONS["queue"] = queue
+        enqueue.PUBLISH_OPTIONS["queue"] = queue
     try:
         yield
     finally:
         _reset_pools()
         conf.broker_url, conf.task_always_eager = saved[0], saved[1]
-        audit_pipeline.PUBLISH_OPTIONS.clear()
-        audit_pipeline.PUBLISH_OPTIONS.update(saved[2])
+        enqueue.PUBLISH_OPTIONS.clear()
+        enqueue.PUBLISH_OPTIONS.update(saved[2])
 
 
 def _reset_pools() -> None:

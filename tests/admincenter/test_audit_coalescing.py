@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from admincenter.services import audit_pipeline
+from admincenter.audit import enqueue
 from admincenter.shared_redis import shared_redis
 
 
@@ -19,9 +19,9 @@ def publishes(monkeypatch):
         with lock:
             calls.append(time.monotonic())
 
-    monkeypatch.setattr(audit_pipeline, "ENQUEUE_COALESCE_SECONDS", 0.2)
-    monkeypatch.setattr(audit_pipeline, "_eager", lambda: False)
-    return calls, audit_pipeline._Coalescer(publish=record)
+    monkeypatch.setattr(enqueue, "ENQUEUE_COALESCE_SECONDS", 0.2)
+    monkeypatch.setattr(enqueue, "_eager", lambda: False)
+    return calls, enqueue._Coalescer(publish=record)
 
 
 def test_a_burst_of_commits_publishes_once_at_once_and_once_at_the_end_of_the_window(publishes):
@@ -46,8 +46,8 @@ def test_a_lone_commit_after_the_window_publishes_at_once(publishes):
 
 def test_eager_mode_publishes_every_commit_at_once(monkeypatch):
     calls = []
-    monkeypatch.setattr(audit_pipeline, "_eager", lambda: True)
-    coalescer = audit_pipeline._Coalescer(publish=lambda: calls.append(1))
+    monkeypatch.setattr(enqueue, "_eager", lambda: True)
+    coalescer = enqueue._Coalescer(publish=lambda: calls.append(1))
     for _ in range(3):
         coalescer.request()
     assert calls == [1, 1, 1]
@@ -55,9 +55,9 @@ def test_eager_mode_publishes_every_commit_at_once(monkeypatch):
 
 def test_the_commit_hook_goes_through_the_process_coalescer(monkeypatch):
     calls = []
-    monkeypatch.setattr(audit_pipeline, "coalescer", audit_pipeline._Coalescer(publish=lambda: calls.append(1)))
-    monkeypatch.setattr(audit_pipeline, "_eager", lambda: True)
-    audit_pipeline._enqueue_processing_hook()
+    monkeypatch.setattr(enqueue, "coalescer", enqueue._Coalescer(publish=lambda: calls.append(1)))
+    monkeypatch.setattr(enqueue, "_eager", lambda: True)
+    enqueue._enqueue_processing_hook()
     assert calls == [1]
 
 
@@ -83,10 +83,10 @@ def test_processes_sharing_the_deployment_window_publish_once_and_leave_no_commi
 
         return record
 
-    monkeypatch.setattr(audit_pipeline, "ENQUEUE_COALESCE_SECONDS", 0.2)
-    monkeypatch.setattr(audit_pipeline, "_eager", lambda: False)
-    first = audit_pipeline._Coalescer(publish=publisher("first"), claim=claim)
-    second = audit_pipeline._Coalescer(publish=publisher("second"), claim=claim)
+    monkeypatch.setattr(enqueue, "ENQUEUE_COALESCE_SECONDS", 0.2)
+    monkeypatch.setattr(enqueue, "_eager", lambda: False)
+    first = enqueue._Coalescer(publish=publisher("first"), claim=claim)
+    second = enqueue._Coalescer(publish=publisher("second"), claim=claim)
 
     started = time.monotonic()
     first.request()
@@ -107,33 +107,33 @@ def test_the_deployment_window_is_a_redis_key_and_redis_trouble_means_publish(mo
             self.keys = {}
 
         def set(self, key, value, nx, ex):
-            assert (nx, ex) == (True, audit_pipeline.ENQUEUE_DEPLOYMENT_WINDOW_SECONDS)
+            assert (nx, ex) == (True, enqueue.ENQUEUE_DEPLOYMENT_WINDOW_SECONDS)
             if key in self.keys:
                 return None
             self.keys[key] = value
             return True
 
     fake = FakeRedis()
-    monkeypatch.setattr(audit_pipeline, "shared_redis", lambda: fake)
-    assert audit_pipeline._claim_deployment_window() is True
-    assert audit_pipeline._claim_deployment_window() is False  # another process holds it
+    monkeypatch.setattr(enqueue, "shared_redis", lambda: fake)
+    assert enqueue._claim_deployment_window() is True
+    assert enqueue._claim_deployment_window() is False  # another process holds it
 
     class DownRedis:
         def set(self, *args, **kwargs):
             raise RedisConnectionError("connection refused")
 
-    monkeypatch.setattr(audit_pipeline, "shared_redis", lambda: DownRedis())
-    assert audit_pipeline._claim_deployment_window() is True
-    monkeypatch.setattr(audit_pipeline, "shared_redis", lambda: None)  # no REDIS_URL
-    assert audit_pipeline._claim_deployment_window() is True
+    monkeypatch.setattr(enqueue, "shared_redis", lambda: DownRedis())
+    assert enqueue._claim_deployment_window() is True
+    monkeypatch.setattr(enqueue, "shared_redis", lambda: None)  # no REDIS_URL
+    assert enqueue._claim_deployment_window() is True
 
 
 @pytest.mark.redis
 def test_the_deployment_window_on_real_redis_admits_one_process_per_second():
     client = shared_redis()
-    client.delete(audit_pipeline._WINDOW_KEY)
-    assert audit_pipeline._claim_deployment_window() is True
-    assert audit_pipeline._claim_deployment_window() is False
-    ttl = client.pttl(audit_pipeline._WINDOW_KEY)
-    assert 0 < ttl <= audit_pipeline.ENQUEUE_DEPLOYMENT_WINDOW_SECONDS * 1000
-    client.delete(audit_pipeline._WINDOW_KEY)
+    client.delete(enqueue._WINDOW_KEY)
+    assert enqueue._claim_deployment_window() is True
+    assert enqueue._claim_deployment_window() is False
+    ttl = client.pttl(enqueue._WINDOW_KEY)
+    assert 0 < ttl <= enqueue.ENQUEUE_DEPLOYMENT_WINDOW_SECONDS * 1000
+    client.delete(enqueue._WINDOW_KEY)

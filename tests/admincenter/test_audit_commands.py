@@ -13,9 +13,9 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.utils import timezone
 
+from admincenter.audit import export, processing
+from admincenter.audit.selectors import AuditFilters
 from admincenter.models import AuditEvent, AuditHourlyRollup, ScimRequestLog
-from admincenter.services import audit_pipeline
-from admincenter.services.audit_pipeline import AuditFilters
 from tests.admincenter.audit_support import (
     bulk_events,
     bulk_requests,
@@ -40,7 +40,7 @@ def test_process_drains_the_backlog_and_says_how_many(organization):
     out, _ = run("process", "--batch-size", "1000")
 
     assert out == "Processed 2345 audit events and 12 SCIM request-log rows in 3 batches.\n"
-    assert audit_pipeline.pending_counts() == {"events": 0, "requests": 0}
+    assert processing.pending_counts() == {"events": 0, "requests": 0}
     assert run("process")[0] == "Processed 0 audit events and 0 SCIM request-log rows in 0 batches.\n"
 
 
@@ -51,7 +51,7 @@ def test_export_writes_csv_with_a_header_oldest_first(organization):
     out, _ = run("export", "--org", "acme", "--since", "2026-01-15", "--until", "2026-01-15")
 
     rows = list(csv.reader(io.StringIO(out)))
-    assert rows[0] == list(audit_pipeline.EXPORT_COLUMNS)
+    assert rows[0] == list(export.EXPORT_COLUMNS)
     assert [r[8] for r in rows[1:]] == ["user0@acme.test", "user1@acme.test", "user2@acme.test"]
     assert rows[1][15:] == ['{"given_name":"A"}', '{"given_name":"B"}']
 
@@ -107,7 +107,7 @@ def _export_peak(organization, fmt: str) -> tuple[int, int]:
     size = 0
     tracemalloc.start()
     try:
-        for line in audit_pipeline.export_lines(organization=organization, filters=AuditFilters(), fmt=fmt):
+        for line in export.export_lines(organization=organization, filters=AuditFilters(), fmt=fmt):
             size += len(line)
         _, peak = tracemalloc.get_traced_memory()
     finally:

@@ -12,6 +12,7 @@ from django.test import override_settings
 from django.utils import timezone
 
 from admincenter import services
+from admincenter.audit import enqueue, processing, retention, summaries
 from admincenter.idp import idp_from_user_agent
 from admincenter.models import (
     AuditEvent,
@@ -21,7 +22,7 @@ from admincenter.models import (
     Outcome,
     ScimRequestLog,
 )
-from admincenter.services import Actor, audit_pipeline
+from admincenter.services import Actor
 from tests.admincenter.audit_support import (  # noqa: F401 (fixtures)
     broker,
     bulk_events,
@@ -121,30 +122,26 @@ def test_scim_event_summaries_name_the_idp_and_say_what_happened(kwargs, summary
         "outcome": Outcome.SUCCESS,
         **kwargs,
     }
-    assert audit_pipeline.event_summary(**values) == summary
+    assert summaries.event_summary(**values) == summary
 
 
 def test_summaries_of_other_actors():
     common = {"user_agent": "", "before": {}, "after": {}, "outcome": Outcome.SUCCESS, "target_label": "Sales"}
     assert (
-        audit_pipeline.event_summary(
-            actor_type="admin_user", actor_label="ann@acme.test", action="group.create", **common
-        )
+        summaries.event_summary(actor_type="admin_user", actor_label="ann@acme.test", action="group.create", **common)
         == "ann@acme.test created group Sales"
     )
     assert (
-        audit_pipeline.event_summary(
-            actor_type="operator", actor_label="manage.py audit", action="group.delete", **common
-        )
+        summaries.event_summary(actor_type="operator", actor_label="manage.py audit", action="group.delete", **common)
         == "Operator (manage.py audit) deleted group Sales"
     )
-    assert audit_pipeline.event_summary(
+    assert summaries.event_summary(
         actor_type="jit_login",
         actor_label="jo@acme.test",
         action="login.jit_refused",
         **{**common, "after": {"reason": "Domain not served."}, "outcome": Outcome.DENIED},
     ) == ("jo@acme.test tried to sign in (denied)")
-    assert audit_pipeline.event_summary(
+    assert summaries.event_summary(
         actor_type="scim_token", actor_label="x", action="user.create", **{**common, "target_label": "y" * 600}
     ) == ("x created user " + "y" * 485)
 
@@ -163,7 +160,7 @@ def test_processing_enriches_correlates_and_rolls_up(organization):
     ScimRequestLog.objects.create(organization=organization, status_code=401, request_id="req-401", **log)
     anonymous = ScimRequestLog.objects.create(organization=None, status_code=401, method="GET", path="/Users")
 
-    result = audit_pipeline.process_backlog()
+    result = processing.process_backlog()
 
     assert (result.events, result.requests) == (AuditEvent.objects.count(), 4)
     assert not AuditEvent.objects.filter(processed_at__isnull=True).exists()
@@ -189,11 +186,11 @@ def test_processing_enriches_correlates_and_rolls_up(organization):
 def test_a_row_processed_twice_counts_once(organization):
     bulk_events(organization, 10, action="user.create", when=HOUR)
     bulk_requests(organization, 5, status_code=500, when=HOUR)
-    audit_pipeline.process_backlog()
+    processing.process_backlog()
     before = AuditHourlyRollup.objects.get(organization=organization, hour=HOUR)
 
-    again = audit_pipeline.process_backlog()
-    batch = audit_pipeline.process_batch()
+    again = processing.process_backlog()
+    batch = processing.process_batch()
 
     assert (again.events, again.requests, batch.events, batch.requests) == (0, 0, 0, 0)
     after = AuditHourlyRollup.objects.get(organization=organization, hour=HOUR)
@@ -211,7 +208,7 @@ def test_roll_ups_are_kept_per_organization_and_hour_across_batches(organization
     AuditEvent.objects.filter(organization=other, actor_type="admin_user").update(outcome=Outcome.DENIED)
     bulk_requests(organization, 1200, when=HOUR)
 
-    result = audit_pipeline.process_backlog(batch_size=1000)
+    result = processing.process_backlog(batch_size=1000)
 
     assert (result.events, result.requests, result.batches) == (2520, 1200, 3)
     rollups = {
@@ -227,9 +224,9 @@ def test_roll_ups_are_kept_per_organization_and_hour_across_batches(organization
 
 def test_processing_stops_on_its_time_budget_and_says_more_is_pending(organization):
     bulk_events(organization, 30)
-    result = audit_pipeline.process_backlog(batch_size=10, time_budget=1e-9)
+    result = processing.process_backlog(batch_size=10, time_budget=1e-9)
     assert (result.events, result.more) == (10, True)
-    assert audit_pipeline.pending_counts()["events"] > 0
+    assert processing.pending_counts()["events"] > 0
 
 
 def test_in_eager_mode_the_rows_are_processed_right_after_commit(db, eager_celery, django_capture_on_commit_callbacks):
@@ -249,7 +246,7 @@ def test_an_eager_processing_error_never_fails_the_request(
     def boom(**kwargs):
         raise RuntimeError("processing bug")
 
-    monkeypatch.setattr(audit_pipeline, "process_backlog", boom)
+    monkeypatch.setattr(processing, "process_backlog", boom)
     with caplog.at_level(logging.ERROR), django_capture_on_commit_callbacks(execute=True):
         services.organization_create(name="Initech", slug="initech", actor=OPERATOR)
     assert AuditEvent.objects.get(action="organization.create").processed_at is None
@@ -264,11 +261,11 @@ def _closed_port_url() -> str:
 def test_with_the_broker_down_changes_succeed_fast_and_stay_pending(catalogue_kept, caplog, monkeypatch):
     # Every commit tries to publish (no coalescing, in this process or across processes),
     # so the breaker is what keeps them fast.
-    monkeypatch.setattr(audit_pipeline, "ENQUEUE_COALESCE_SECONDS", 0)
-    monkeypatch.setattr(audit_pipeline.coalescer, "claim", lambda: True)
+    monkeypatch.setattr(enqueue, "ENQUEUE_COALESCE_SECONDS", 0)
+    monkeypatch.setattr(enqueue.coalescer, "claim", lambda: True)
     org = services.organization_create(name="Initech", slug="initech", actor=OPERATOR)
     timings = []
-    with broker(_closed_port_url()), caplog.at_level(logging.WARNING, logger="admincenter.services.audit_pipeline"):
+    with broker(_closed_port_url()), caplog.at_level(logging.WARNING, logger="admincenter.audit.enqueue"):
         for i in range(20):
             started = time.monotonic()
             services.group_create(organization=org, name=f"G{i}", actor=OPERATOR)  # commits: on_commit runs
@@ -278,18 +275,18 @@ def test_with_the_broker_down_changes_succeed_fast_and_stay_pending(catalogue_ke
     assert AuditEvent.objects.filter(action="group.create", processed_at__isnull=True).count() == 20
     warnings = [r for r in caplog.records if "broker unreachable" in r.getMessage()]
     assert len(warnings) == 1  # logged once, not per request
-    assert audit_pipeline.breaker.skipped == 19  # the breaker skipped the rest without trying
+    assert enqueue.breaker.skipped == 19  # the breaker skipped the rest without trying
 
 
 def test_the_breaker_retries_after_its_backoff_and_logs_recovery(private_redis, monkeypatch, caplog):
-    monkeypatch.setattr(audit_pipeline, "ENQUEUE_BACKOFF_SECONDS", 0.2)
+    monkeypatch.setattr(enqueue, "ENQUEUE_BACKOFF_SECONDS", 0.2)
     with broker(private_redis.url, queue="audit-breaker-test"), caplog.at_level(logging.WARNING):
-        assert audit_pipeline.enqueue_processing() is False  # Redis not started yet
-        assert audit_pipeline.enqueue_processing() is False  # skipped by the open breaker
+        assert enqueue.enqueue_processing() is False  # Redis not started yet
+        assert enqueue.enqueue_processing() is False  # skipped by the open breaker
         private_redis.start()
         time.sleep(0.25)
-        assert audit_pipeline.enqueue_processing() is True
-        assert audit_pipeline.enqueue_processing() is True
+        assert enqueue.enqueue_processing() is True
+        assert enqueue.enqueue_processing() is True
     messages = [r.getMessage() for r in caplog.records]
     assert sum("broker unreachable" in m for m in messages) == 1
     assert sum("reachable again (1 enqueues were skipped" in m for m in messages) == 1
@@ -303,16 +300,16 @@ def test_retention_deletes_old_processed_rows_and_keeps_roll_ups_and_pending_row
     bulk_events(organization, 3, action="user.create", when=now - timedelta(days=100))
     bulk_requests(organization, 4, when=now - timedelta(days=31))
     bulk_requests(organization, 2, when=now - timedelta(days=29))
-    audit_pipeline.process_backlog()
+    processing.process_backlog()
     bulk_events(organization, 2, action="user.create", when=now - timedelta(days=500))  # never processed
     rollup_totals = sorted(AuditHourlyRollup.objects.values_list("users_created", "requests"))
     events_before = AuditEvent.objects.count()
 
-    dry = audit_pipeline.purge_expired(dry_run=True)
+    dry = retention.purge_expired(dry_run=True)
     assert (dry.events, dry.requests, dry.pending_events_kept) == (5, 4, 2)
     assert AuditEvent.objects.count() == events_before
 
-    result = audit_pipeline.purge_expired(actor=OPERATOR)
+    result = retention.purge_expired(actor=OPERATOR)
 
     assert (result.events, result.requests, result.pending_events_kept) == (5, 4, 2)
     assert AuditEvent.objects.filter(occurred_at__lt=now - timedelta(days=365)).count() == 2  # the pending ones
@@ -329,7 +326,7 @@ def test_retention_deletes_old_processed_rows_and_keeps_roll_ups_and_pending_row
 
 @override_settings(AUDIT_EVENT_RETENTION_DAYS=1)
 def test_nothing_to_purge_records_nothing(organization):
-    result = audit_pipeline.purge_expired(actor=OPERATOR)
+    result = retention.purge_expired(actor=OPERATOR)
     assert (result.events, result.requests) == (0, 0)
     assert not AuditEvent.objects.filter(action="audit.purge").exists()
 
@@ -342,11 +339,11 @@ def test_the_sweep_drains_the_backlog_and_requeues_exports_nobody_started(organi
         organization=organization, status=AuditExportStatus.RUNNING, updated_at=timezone.now() - timedelta(hours=1)
     )
     sent = []
-    monkeypatch.setattr(audit_pipeline, "enqueue_export", sent.append)
+    monkeypatch.setattr(enqueue, "enqueue_export", sent.append)
 
-    result = audit_pipeline.sweep()
+    result = processing.sweep()
 
-    assert result.events >= 25 and audit_pipeline.pending_counts() == {"events": 0, "requests": 0}
+    assert result.events >= 25 and processing.pending_counts() == {"events": 0, "requests": 0}
     assert sent == [stale.pk]
     assert AuditExport.objects.get(pk=fresh.pk).status == AuditExportStatus.PENDING
     assert AuditExport.objects.get(pk=stalled.pk).status == AuditExportStatus.FAILED

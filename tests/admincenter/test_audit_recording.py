@@ -11,9 +11,11 @@ from django.db import transaction
 from django.forms.models import model_to_dict
 
 from admincenter import services
+from admincenter.audit import actions, enqueue
+from admincenter.audit.record import audit_record
 from admincenter.errors import Conflict, Forbidden, InvalidValue
 from admincenter.models import ActorType, AuditEvent, GroupGrant, Outcome, Role, ScimToken
-from admincenter.services import Actor, audit_pipeline
+from admincenter.services import Actor
 from tests.factories import OrganizationFactory, UserFactory
 
 OPERATOR = Actor.operator("tests")
@@ -352,7 +354,7 @@ def test_an_outer_rollback_drops_the_events_and_their_enqueue(db, operator, djan
 
 
 def _processing_hooks(callbacks) -> int:
-    return sum(1 for cb in callbacks if cb is audit_pipeline._enqueue_processing_hook)
+    return sum(1 for cb in callbacks if cb is enqueue._enqueue_processing_hook)
 
 
 def test_one_transaction_enqueues_processing_once_however_many_events(db, operator, django_capture_on_commit_callbacks):
@@ -369,20 +371,20 @@ def test_one_transaction_enqueues_processing_once_however_many_events(db, operat
 
 def test_scheduling_runs_no_sql(db, django_assert_num_queries):
     with transaction.atomic(), django_assert_num_queries(0):
-        audit_pipeline.schedule_audit_processing()
-        audit_pipeline.schedule_audit_processing()
+        enqueue.schedule_audit_processing()
+        enqueue.schedule_audit_processing()
 
 
 def test_a_savepoint_rolled_back_does_not_lose_the_enqueue_of_a_later_event(db, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks() as callbacks, transaction.atomic():
         try:
             with transaction.atomic():
-                audit_pipeline.schedule_audit_processing()  # its hook goes with the savepoint
+                enqueue.schedule_audit_processing()  # its hook goes with the savepoint
                 raise RuntimeError
         except RuntimeError:
             pass
-        audit_pipeline.schedule_audit_processing()
-        audit_pipeline.schedule_audit_processing()
+        enqueue.schedule_audit_processing()
+        enqueue.schedule_audit_processing()
     assert _processing_hooks(callbacks) == 1
 
 
@@ -419,3 +421,26 @@ def test_every_scim_request_writes_one_log_row_errors_included(client, scim_orga
     assert created_event.actor_type == ActorType.SCIM_TOKEN
     for row in rows:
         assert "Bearer" not in row.path and "wrong" not in json.dumps(model_to_dict(row), default=str)
+
+
+def test_an_unregistered_action_is_refused_before_a_row_is_written(db):
+    with pytest.raises(actions.UnknownAuditAction, match=r"user\.explode"):
+        audit_record(organization=None, actor=OPERATOR, action="user.explode")
+    forged = actions.AuditAction(name="user.create", done=str, attempted=str)  # not the registered object
+    with pytest.raises(actions.UnknownAuditAction):
+        audit_record(organization=None, actor=OPERATOR, action=forged)
+    assert not AuditEvent.objects.exists()
+
+
+def test_a_registered_action_is_stored_by_its_name(db):
+    event = audit_record(organization=None, actor=OPERATOR, action=actions.AUDIT_PURGE, target_label="retention")
+    assert event.action == "audit.purge"
+    assert audit_record(organization=None, actor=OPERATOR, action="audit.purge").action == "audit.purge"
+
+
+def test_the_audit_log_filter_offers_every_registered_action_once():
+    names = [action.name for action in vars(actions).values() if isinstance(action, actions.AuditAction)]
+    assert len(names) == len(set(names))
+    assert tuple(sorted(names)) == actions.KNOWN_ACTIONS
+    assert {"login.success", "domain.verify", "organization.require_sso", "user.local_login"} <= set(names)
+    assert actions.action_get("user.create").counter == "users_created"

@@ -13,8 +13,9 @@ from django.test import Client
 from django.urls import reverse
 
 from admincenter import services
+from admincenter.audit import export, processing, selectors
 from admincenter.models import AuditEvent, AuditExport, AuditExportStatus, Outcome, ScimRequestLog
-from admincenter.services import Actor, audit_pipeline
+from admincenter.services import Actor
 from tests.admincenter.audit_support import bulk_events, fixture_eager_celery, fixture_fresh_breaker  # noqa: F401 (fixtures)
 from tests.conftest import ADMIN_PASSWORD
 from tests.factories import UserFactory
@@ -48,7 +49,7 @@ def test_members_who_are_not_admin_center_administrators_get_403(client, organiz
 
 
 def test_every_audit_view_is_guarded():
-    from admincenter import urls
+    from admincenter.audit import urls
 
     audit = [p for p in urls.urlpatterns if (getattr(p, "name", "") or "").startswith("audit")]
     assert len(audit) == 6
@@ -137,7 +138,7 @@ def test_the_scim_request_log_links_each_request_to_its_events(admin_client, org
     )
     ScimRequestLog.objects.create(organization=organization, method="GET", path="/Users", status_code=401)
     bulk_events(organization, 2, request_id="rq-1")
-    audit_pipeline.process_backlog()
+    processing.process_backlog()
 
     response = admin_client.get(reverse("audit_requests"))
     body = response.content.decode()
@@ -162,7 +163,7 @@ def _command_export(organization, *args) -> str:
 def test_a_small_export_streams_the_same_rows_as_the_command(admin_client, organization, fmt):
     bulk_events(organization, 30, when=DAY)
     bulk_events(organization, 5, when=DAY + timedelta(days=3))
-    audit_pipeline.process_backlog()
+    processing.process_backlog()
 
     response = admin_client.post(reverse("audit_export"), {"format": fmt, "since": "2026-02-10", "until": "2026-02-11"})
 
@@ -216,11 +217,9 @@ def test_exports_of_another_organization_are_404(admin_client, other_organizatio
 
 def test_an_export_job_run_twice_writes_once(organization, export_dir):
     bulk_events(organization, 3, when=DAY)
-    job = audit_pipeline.export_job_create(
-        organization=organization, filters=audit_pipeline.AuditFilters(), fmt="jsonl"
-    )
-    first = audit_pipeline.export_job_run(job_id=job.pk)
-    second = audit_pipeline.export_job_run(job_id=job.pk)
+    job = export.export_job_create(organization=organization, filters=selectors.AuditFilters(), fmt="jsonl")
+    first = export.export_job_run(job_id=job.pk)
+    second = export.export_job_run(job_id=job.pk)
     assert first.status == AuditExportStatus.DONE and second is None
     assert len(list(export_dir.iterdir())) == 1
 
@@ -233,9 +232,7 @@ def test_an_invalid_export_request_is_400(admin_client, organization):
 
 def test_the_csv_export_defuses_spreadsheet_formulas(organization):
     services.group_create(organization=organization, name="=HYPERLINK(1)", actor=OPERATOR)
-    csv_text = "".join(
-        audit_pipeline.export_lines(organization=organization, filters=audit_pipeline.AuditFilters(), fmt="csv")
-    )
+    csv_text = "".join(export.export_lines(organization=organization, filters=selectors.AuditFilters(), fmt="csv"))
     assert ",'=HYPERLINK(1)," in csv_text
 
 

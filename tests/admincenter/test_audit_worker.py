@@ -25,9 +25,9 @@ from django.conf import settings
 from django.db.models import Sum
 from django.test import Client
 
+from admincenter.audit import enqueue, processing
+from admincenter.audit.tasks import process_audit_backlog, sweep_audit_backlog
 from admincenter.models import AuditEvent, AuditHourlyRollup, Outcome, ScimRequestLog
-from admincenter.services import audit_pipeline
-from admincenter.tasks import process_audit_backlog, sweep_audit_backlog
 from tests.admincenter.audit_support import (  # noqa: F401 (fixtures)
     Worker,
     broker,
@@ -118,7 +118,7 @@ def _expected_totals(organization) -> dict[str, int]:
 
 
 def _pending() -> int:
-    counts = audit_pipeline.pending_counts()
+    counts = processing.pending_counts()
     return counts["events"] + counts["requests"]
 
 
@@ -171,8 +171,8 @@ def test_with_the_broker_down_scim_keeps_its_speed_and_the_sweep_catches_up(
 ):
     # Every request tries to publish (no coalescing, in this process or across processes):
     # the breaker is what keeps them fast.
-    monkeypatch.setattr(audit_pipeline, "ENQUEUE_COALESCE_SECONDS", 0)
-    monkeypatch.setattr(audit_pipeline.coalescer, "claim", lambda: True)
+    monkeypatch.setattr(enqueue, "ENQUEUE_COALESCE_SECONDS", 0)
+    monkeypatch.setattr(enqueue.coalescer, "claim", lambda: True)
     private_redis.start()
     [worker] = workers(private_redis.url, queue)
     scim = Scim(scim_token)
@@ -185,11 +185,11 @@ def test_with_the_broker_down_scim_keeps_its_speed_and_the_sweep_catches_up(
 
         private_redis.stop()
         scim.timings.clear()
-        with caplog.at_level(logging.WARNING, logger="admincenter.services.audit_pipeline"):
+        with caplog.at_level(logging.WARNING, logger="admincenter.audit.enqueue"):
             for i in range(30):
                 assert scim.create_user(f"down{i}@acme.test").status_code == 201
         down = sorted(scim.timings)
-        pending_while_down = audit_pipeline.pending_counts()
+        pending_while_down = processing.pending_counts()
 
         private_redis.start()  # the worker reconnects by itself
         # What beat sends every minute; the open breaker in this process does not apply to beat.
@@ -226,7 +226,7 @@ def _processed_by(worker: Worker) -> tuple[int, int]:
 @pytest.mark.redis
 def test_two_workers_draining_one_backlog_never_double_count(catalogue_kept, organization, workers, queue):
     broker_url = settings.CELERY_BROKER_URL
-    audit_pipeline.process_backlog()  # the fixture's own events
+    processing.process_backlog()  # the fixture's own events
     insert_events_sql(organization, 30_000, when=AuditEvent.objects.first().occurred_at)
     bulk_requests(organization, 6_000)
     w1, w2 = workers(broker_url, queue, count=2)

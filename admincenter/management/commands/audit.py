@@ -16,9 +16,10 @@ from datetime import date
 from django.conf import settings
 from django.core.management.base import CommandError
 
+from admincenter.audit import processing, retention
+from admincenter.audit.export import EXPORT_FORMATS, export_lines
+from admincenter.audit.selectors import AuditFilters
 from admincenter.management.base import OperatorCommand
-from admincenter.services import audit_pipeline
-from admincenter.services.audit_pipeline import AuditFilters
 
 
 def _day(value: str) -> date:
@@ -46,9 +47,9 @@ class Command(OperatorCommand):
         process.add_argument(
             "--batch-size",
             type=int,
-            default=audit_pipeline.BATCH_SIZE,
+            default=processing.BATCH_SIZE,
             metavar="N",
-            help=f"Rows claimed per transaction (default {audit_pipeline.BATCH_SIZE}).",
+            help=f"Rows claimed per transaction (default {processing.BATCH_SIZE}).",
         )
 
         export = actions.add_parser(
@@ -62,7 +63,7 @@ class Command(OperatorCommand):
         self.add_org_argument(export)
         export.add_argument("--since", type=_day, metavar="YYYY-MM-DD", help="First day to include.")
         export.add_argument("--until", type=_day, metavar="YYYY-MM-DD", help="Last day to include.")
-        export.add_argument("--format", choices=audit_pipeline.EXPORT_FORMATS, default="csv", help="Default: csv.")
+        export.add_argument("--format", choices=EXPORT_FORMATS, default="csv", help="Default: csv.")
         export.add_argument("--output", metavar="FILE", help="Write to FILE instead of stdout.")
 
         purge = actions.add_parser(
@@ -88,7 +89,7 @@ class Command(OperatorCommand):
     def process(self, batch_size: int) -> None:
         if batch_size < 1:
             raise CommandError("--batch-size must be at least 1.")
-        result = audit_pipeline.process_backlog(batch_size=batch_size)
+        result = processing.process_backlog(batch_size=batch_size)
         self.stdout.write(
             f"Processed {result.events} audit events and {result.requests} SCIM request-log rows "
             f"in {result.batches} batches."
@@ -99,7 +100,7 @@ class Command(OperatorCommand):
         since, until = options["since"], options["until"]
         if since and until and until < since:
             raise CommandError("--until is before --since.")
-        lines = audit_pipeline.export_lines(
+        lines = export_lines(
             organization=organization,
             filters=AuditFilters(since=since, until=until),
             fmt=options["format"],
@@ -125,7 +126,7 @@ class Command(OperatorCommand):
             self.info(f"Exported {max(rows, 0)} audit events of {organization.slug}.")
 
     def purge(self, dry_run: bool) -> None:
-        result = audit_pipeline.purge_expired(dry_run=dry_run, actor=None if dry_run else self.actor)
+        result = retention.purge_expired(dry_run=dry_run, actor=None if dry_run else self.actor)
         verb = "Would delete" if dry_run else "Deleted"
         self.stdout.write(
             f"{verb} {result.requests} SCIM request-log rows older than {result.request_cutoff:%Y-%m-%d %H:%M} UTC, "

@@ -1,8 +1,13 @@
 """Who did a change (``Actor``) and the one function that writes ``AuditEvent`` rows.
 
 Services call ``audit_record`` inside their own transaction, so a change and its record
-commit or roll back together. Values in ``before``/``after`` must never be secrets;
-``scrub`` removes known secret-bearing keys as a second line of defence.
+commit or roll back together. The action must be registered in ``admincenter.audit.actions``.
+Values in ``before``/``after`` must never be secrets; ``scrub`` removes known secret-bearing
+keys as a second line of defence.
+
+The boundary: one synchronous INSERT and one processing request per transaction
+(``admincenter.audit.enqueue``); summaries and roll-ups are written later by
+``admincenter.audit.processing``.
 """
 
 from __future__ import annotations
@@ -10,9 +15,10 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any
 
+from admincenter.audit.actions import AuditAction, action_get
+from admincenter.audit.enqueue import schedule_audit_processing
 from admincenter.hotsql import RowInsert
 from admincenter.models import ActorType, AuditEvent, Organization, Outcome
-from admincenter.services.audit_pipeline import schedule_audit_processing
 
 SECRET_KEYS = frozenset({"password", "token", "secret", "token_hash", "raw_token", "client_secret"})
 
@@ -85,7 +91,7 @@ def audit_record(
     *,
     organization: Organization | None,
     actor: Actor,
-    action: str,
+    action: AuditAction | str,
     target_type: str = "",
     target_id: Any = "",
     target_label: str = "",
@@ -96,13 +102,17 @@ def audit_record(
 ) -> AuditEvent:
     """Append one event in the caller's transaction. The returned row has no primary key
     (one precompiled INSERT: every change writes one, SCIM pushes by the thousand); in a
-    SCIM write it is written with the request-log row at commit (``deferred_inserts``)."""
+    SCIM write it is written with the request-log row at commit (``deferred_inserts``).
+
+    ``action`` is a registered ``AuditAction`` or its name; anything else raises
+    ``UnknownAuditAction`` before a row is written."""
+    registered = action_get(action)
     event = _EVENT_INSERT.append(
         organization=organization,
         actor_type=actor.type,
         actor_id=actor.id[:64],
         actor_label=actor.label[:255],
-        action=action,
+        action=registered.name,
         target_type=target_type,
         target_id=str(target_id or "")[:64],
         target_label=(target_label or "")[:255],

@@ -1,6 +1,7 @@
 """/Groups (docs/domain.md#scim-sees-only-scim-groups, docs/domain.md#reserved-names-and-collisions,
-docs/domain.md#no-nested-groups, docs/domain.md#members-are-home-users): only SCIM groups are visible; names never collide with other kinds; members are home users of the
-organization; membership PATCHes in every form the IdPs send."""
+docs/domain.md#no-nested-groups, docs/domain.md#members-are-home-users): only SCIM groups are
+visible; names never collide with other kinds; members are home users of the organization;
+membership PATCHes in every form the IdPs send."""
 
 import json
 import uuid
@@ -588,7 +589,8 @@ def test_okta_unchanged_name_rename_is_a_no_op(scim, group):
 
 
 def test_okta_membership_delta(scim, group, people):
-    """Okta (docs/idp-notes.md#okta-group-patch): removes through filters (one of them not a member), then an add with display."""
+    """Okta (docs/idp-notes.md#okta-group-patch): removes through filters (one of them not a
+    member), then an add with display."""
     response = _patch(
         scim,
         group,

@@ -261,8 +261,8 @@ def test_active_false_on_post_creates_a_deactivated_user_also_in_delete_mode(sci
 
 
 def test_entra_create_body_is_tolerated(scim):
-    """Entra (docs/idp-notes.md#microsoft-entra-id): meta, roles: [], nulls, a custom extension missing from schemas and a
-    misspelled enterprise URN in schemas."""
+    """Entra (docs/idp-notes.md#microsoft-entra-id): meta, roles: [], nulls, a custom extension
+    missing from schemas and a misspelled enterprise URN in schemas."""
     body = {
         "schemas": [USER_URN, "urn:ietf:params:scim:schemas:extension:enterprise:2.0User"],
         "externalId": "0a21f0f2-8d2a-4f8e-bf98-7363c4aed4ef",

@@ -36,8 +36,8 @@ class AccessRow:
 
 def effective_access(*, organization: Organization, user: User) -> list[AccessRow]:
     """The union of the grants of every group of ``organization`` that ``user`` is in
-    (docs/domain.md, effective access): empty while the user is inactive, and for a collaborator whose
-    membership was removed. One query."""
+    (docs/domain.md#effective-access): empty while the user is inactive, and for a collaborator
+    whose membership was removed. One query."""
     if not user.is_active:
         return []
     if (
@@ -83,7 +83,7 @@ EXPORT_HEADER = [
 
 
 def access_export_rows(*, organization: Organization, product: str = "", instance: str = ""):
-    """Every active user's effective access (docs/domain.md, effective access): one row per user, grant
+    """Every active user's effective access (docs/domain.md#effective-access): one row per user, grant
     and the group it comes from. Read from the grant side so that the membership join
     used by the filter is the one the values come from (all conditions on the
     multi-valued relation sit in one ``filter()`` call). Collaborators count only while

@@ -91,7 +91,7 @@ def grantable_instances(*, organization: Organization) -> QuerySet[ProductInstan
 
 def custom_groups_that_could_collide(*, organization: Organization) -> QuerySet[Group]:
     """Before switching to SCIM: every custom group name blocks an IdP group of the same
-    name (docs/domain.md); formerly-SCIM ones will collide when the IdP pushes them again
+    name (docs/domain.md#reserved-names-and-collisions); formerly-SCIM ones will collide when the IdP pushes them again
     (it re-creates them), so they come first."""
     return Group.objects.filter(organization=organization, kind=GroupKind.CUSTOM).order_by("scim_released_at", "name")
 

@@ -1,5 +1,5 @@
 """The dashboard at "/": provisioning mode, SCIM connection health, counts, and the
-SCIM requests-per-hour chart (domain.md §5.2)."""
+SCIM requests-per-hour chart."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from admincenter.selectors import users as users_selectors
 from admincenter.views.charts import hourly_chart
 from admincenter.views.common import scim_base_url
 
-EXPIRY_WARNING_DAYS = 30  # O1: warn 30, 7 and 1 days before a token expires
+EXPIRY_WARNING_DAYS = 30  # warn 30, 7 and 1 days before a token expires (docs/domain.md#tokens-are-shown-once)
 
 
 def home(request):

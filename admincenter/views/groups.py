@@ -1,5 +1,5 @@
 """Groups: list by kind, create/rename/delete custom groups, members, and product access
-(grants). What can be edited follows the lock matrix (domain.md §3.4); the services
+(grants). What can be edited follows the lock matrix (docs/domain.md#lock-matrix); the services
 refuse anything else and the page shows why."""
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """Settings: SSO connections, the provisioning mode (JIT or SCIM), SCIM tokens and the
-"Connect your IdP" guides (domain.md §5.2, §5.3, §5.4).
+"Connect your IdP" guides (what each IdP then sends: docs/idp-notes.md).
 
 A generated SCIM token is shown in the response to the POST that created it and
 nowhere else: it is never put in the session, a message, a redirect or the database
@@ -255,7 +255,8 @@ def provisioning_scim(request):
 @admin_required
 @require_http_methods(["GET", "POST"])
 def provisioning_jit(request):
-    """Switch back to JIT. GET explains what happens (D6); POST confirms."""
+    """Switch back to JIT. GET explains what happens
+    (docs/domain.md#disabling-scim-releases-and-deletes-nothing); POST confirms."""
     organization = request.organization
     if organization.provisioning_mode != ProvisioningMode.SCIM:
         messages.info(request, "Your organization already uses JIT provisioning.")

@@ -1,5 +1,5 @@
 """Users: the list, the detail page (profile, groups, effective access), creating a
-manual user, admitting a collaborator, and the lock matrix of domain.md §3.4 as the
+manual user, admitting a collaborator, and the lock matrix (docs/domain.md#lock-matrix) as the
 services enforce it. SCIM-managed users are shown read-only with a notice saying where
 to make the change instead."""
 
@@ -53,7 +53,8 @@ def user_list(request):
 
 
 def _scim_domain_warning(organization, email: str) -> str:
-    """O8: local users are allowed in SCIM mode, but the IdP should own its own domain."""
+    """Local users are allowed in SCIM mode, but the IdP should own its own domain
+    (docs/domain.md#local-users-in-scim-mode)."""
     if not organization.is_scim_mode or "@" not in (email or ""):
         return ""
     domain = email.rsplit("@", 1)[1].strip().lower()

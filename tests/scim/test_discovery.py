@@ -1,5 +1,5 @@
-"""Discovery endpoints (RFC 7643 §5-§7, RFC 7644 §4; idp-compatibility.md §5.2 and the
-Okta Spec Test steps 1-6), the unsupported /Bulk and /Me, unknown paths, and the URL
+"""Discovery endpoints (RFC 7643 §5-§7, RFC 7644 §4; docs/idp-notes.md#what-every-client-gets and
+the Okta Spec Test steps 1-6), the unsupported /Bulk and /Me, unknown paths, and the URL
 forms connectors produce (trailing slash, ``//``)."""
 
 import pytest

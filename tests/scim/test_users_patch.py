@@ -1,4 +1,5 @@
-"""PATCH /Users/{id} (RFC 7644 §3.5.2) in every form idp-compatibility.md §5.5 lists.
+"""PATCH /Users/{id} (RFC 7644 §3.5.2) in every form the IdPs send
+(docs/idp-notes.md#entra-patch-forms, docs/idp-notes.md#okta).
 
 Each test compares the whole response with the stored user (``expected_user``) and the
 whole difference with the resource before the request, so an operation that touched

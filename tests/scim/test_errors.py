@@ -1,4 +1,4 @@
-"""The SCIM error envelope (RFC 7644 §3.12; idp-compatibility.md §5.7): every 4xx and 5xx
+"""The SCIM error envelope (RFC 7644 §3.12; docs/idp-notes.md#what-every-client-gets): every 4xx and 5xx
 is an ``urn:ietf:params:scim:api:messages:2.0:Error`` body with ``status`` as a string,
 a non-empty ``detail`` and the right ``scimType``, served as application/scim+json; no
 exception text reaches the client; a list never answers 404; PATCH never answers 501."""

@@ -1,4 +1,4 @@
-"""Filters (RFC 7644 §3.4.2.2; idp-compatibility.md §5.3, domain.md O2): every operator,
+"""Filters (RFC 7644 §3.4.2.2; docs/idp-notes.md#filters): every operator,
 and/or/not, case-insensitive names and operators, the attributes the IdPs filter on,
 ``+`` and ``%20`` encodings, bare values, and the errors for what is not supported."""
 

@@ -28,6 +28,7 @@ from rest_framework.renderers import BaseRenderer
 from rest_framework.views import APIView
 
 from admincenter import errors as domain
+from admincenter.audit import actions
 from admincenter.audit.record import Actor, audit_record
 from admincenter.hotsql import QueryTemplate
 from admincenter.idp import idp_from_user_agent
@@ -245,7 +246,7 @@ class ScimView(APIView):
             audit_record(
                 organization=token.organization,
                 actor=actor,
-                action="scim.request.rejected",
+                action=actions.SCIM_REQUEST_REJECTED,
                 target_type="scim_request",
                 target_label=f"{request.method} {request.path}"[:255],
                 after={"detail": error.detail[:500], "scimType": error.scim_type or ""},

@@ -27,8 +27,8 @@ class AuditAction:
     """One registered action: its stored name, its two phrases and its roll-up counter."""
 
     name: str
-    done: Phrase
-    attempted: Phrase
+    done: Phrase | None = None  # None: the summary shows the action's name and target
+    attempted: Phrase | None = None
     counter: str = ""  # an ``AuditHourlyRollup`` field, counted for successes only
 
     def __str__(self) -> str:
@@ -38,7 +38,9 @@ class AuditAction:
 _REGISTRY: dict[str, AuditAction] = {}
 
 
-def _register(name: str, *, done: Phrase, attempted: Phrase, counter: str = "") -> AuditAction:
+def _register(
+    name: str, *, done: Phrase | None = None, attempted: Phrase | None = None, counter: str = ""
+) -> AuditAction:
     if name in _REGISTRY:
         raise ValueError(f"Audit action {name!r} is registered twice.")
     action = AuditAction(name=name, done=done, attempted=attempted, counter=counter)
@@ -289,5 +291,8 @@ AUDIT_PURGE = _register(
     ),
     attempted=lambda t, b, a: "purge the audit log",
 )
+# Recorded without a phrase of their own: their summaries read "Operator: organization.update Acme".
+USER_PASSWORD_CHANGE = _register("user.password.change")
+ORGANIZATION_UPDATE = _register("organization.update")
 
 KNOWN_ACTIONS = tuple(sorted(_REGISTRY))

@@ -7,6 +7,7 @@ from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
+from admincenter.audit import actions
 from admincenter.audit.record import Actor, audit_record
 from admincenter.errors import Forbidden, InvalidValue
 from admincenter.models import User
@@ -33,7 +34,7 @@ def user_password_change(*, user: User, old_password: str, new_password: str, ac
     audit_record(
         organization=user.home_organization,
         actor=actor,
-        action="user.password.change",
+        action=actions.USER_PASSWORD_CHANGE,
         target_type="user",
         target_id=user.pk,
         target_label=user.email,

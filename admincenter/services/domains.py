@@ -19,6 +19,7 @@ from django.db import IntegrityError
 from django.db.models import QuerySet
 from django.utils import timezone
 
+from admincenter.audit import actions
 from admincenter.audit.record import Actor, audit_record
 from admincenter.errors import Conflict, InvalidValue, NotFound
 from admincenter.models import Organization, Outcome, SsoConnection, SsoDomain
@@ -178,7 +179,7 @@ def _record_failure(organization: Organization, domain: SsoDomain, actor: Actor,
         audit_record(
             organization=organization,
             actor=actor,
-            action="domain.verify_failed",
+            action=actions.DOMAIN_VERIFY_FAILED,
             target_type="domain",
             target_id=domain.pk,
             target_label=domain.domain,
@@ -205,7 +206,7 @@ def _mark_verified(organization: Organization, domain: SsoDomain, actor: Actor, 
     audit_record(
         organization=organization,
         actor=actor,
-        action="domain.verify",
+        action=actions.DOMAIN_VERIFY,
         target_type="domain",
         target_id=locked.pk,
         target_label=locked.domain,

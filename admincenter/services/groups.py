@@ -16,6 +16,7 @@ from django.db import IntegrityError
 from django.db.models import Q
 from django.utils import timezone
 
+from admincenter.audit import actions
 from admincenter.audit.record import Actor, audit_record
 from admincenter.errors import Conflict, Forbidden, InvalidValue, NotFound
 from admincenter.models import (
@@ -131,7 +132,7 @@ def group_create(*, organization: Organization, name: str, actor: Actor) -> Grou
     audit_record(
         organization=organization,
         actor=actor,
-        action="group.create",
+        action=actions.GROUP_CREATE,
         target_type="group",
         target_id=group.pk,
         target_label=name,
@@ -164,7 +165,7 @@ def group_rename(*, organization: Organization, group: Group, name: str, actor: 
     audit_record(
         organization=organization,
         actor=actor,
-        action="group.rename",
+        action=actions.GROUP_RENAME,
         target_type="group",
         target_id=group.pk,
         target_label=new_name,
@@ -190,7 +191,7 @@ def delete_group_audited(*, organization: Organization, group: Group, actor: Act
     audit_record(
         organization=organization,
         actor=actor,
-        action="group.delete",
+        action=actions.GROUP_DELETE,
         target_type="group",
         target_id=pk,
         target_label=name,
@@ -253,7 +254,7 @@ def group_members_add(*, organization: Organization, group: Group, user_ids: Ite
     audit_record(
         organization=organization,
         actor=actor,
-        action="group.member.add",
+        action=actions.GROUP_MEMBER_ADD,
         target_type="group",
         target_id=group.pk,
         target_label=group.name,
@@ -283,7 +284,7 @@ def group_members_remove(*, organization: Organization, group: Group, user_ids: 
     audit_record(
         organization=organization,
         actor=actor,
-        action="group.member.remove",
+        action=actions.GROUP_MEMBER_REMOVE,
         target_type="group",
         target_id=group.pk,
         target_label=group.name,
@@ -353,7 +354,7 @@ def group_grant_add(
     audit_record(
         organization=organization,
         actor=actor,
-        action="group.grant.add",
+        action=actions.GROUP_GRANT_ADD,
         target_type="group",
         target_id=group.pk,
         target_label=group.name,
@@ -386,7 +387,7 @@ def group_grant_remove(*, organization: Organization, grant: GroupGrant, actor: 
     audit_record(
         organization=organization,
         actor=actor,
-        action="group.grant.remove",
+        action=actions.GROUP_GRANT_REMOVE,
         target_type="group",
         target_id=group.pk,
         target_label=group.name,

@@ -9,6 +9,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils.text import slugify
 
+from admincenter.audit import actions
 from admincenter.audit.record import Actor, audit_record
 from admincenter.errors import Conflict, InvalidValue, NotFound
 from admincenter.hotsql import RowInsert
@@ -90,7 +91,7 @@ def organization_create(
     audit_record(
         organization=organization,
         actor=actor,
-        action="organization.create",
+        action=actions.ORGANIZATION_CREATE,
         target_type="organization",
         target_id=organization.pk,
         target_label=organization.slug,
@@ -113,7 +114,7 @@ def organization_create(
         audit_record(
             organization=organization,
             actor=actor,
-            action="group.member.add",
+            action=actions.GROUP_MEMBER_ADD,
             target_type="group",
             target_id=admins.pk,
             target_label=admins.name,
@@ -185,7 +186,7 @@ def product_instance_create(
     audit_record(
         organization=organization,
         actor=actor,
-        action="product_instance.create",
+        action=actions.PRODUCT_INSTANCE_CREATE,
         target_type="product_instance",
         target_id=instance.pk,
         target_label=str(instance),

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from django.db.models import F, Q, QuerySet, Value
 from django.utils import timezone
 
+from admincenter.audit import actions
 from admincenter.audit.enqueue import schedule_audit_processing
 from admincenter.audit.record import Actor, audit_record, changed_fields
 from admincenter.errors import InvalidValue, NotFound
@@ -203,7 +204,7 @@ def scim_user_update(
         audit_record(
             organization=organization,
             actor=actor,
-            action="user.email.change" if "email" in after else "user.update",
+            action=actions.USER_EMAIL_CHANGE if "email" in after else actions.USER_UPDATE,
             target_type="user",
             target_id=user.pk,
             target_label=user.email,
@@ -256,7 +257,7 @@ def _audit_adoption(organization: Organization, connection: SsoConnection, user:
     audit_record(
         organization=organization,
         actor=actor,
-        action="user.scim_adopt",
+        action=actions.USER_SCIM_ADOPT,
         target_type="user",
         target_id=user.pk,
         target_label=user.email,
@@ -365,7 +366,7 @@ def scim_group_create(
     audit_record(
         organization=organization,
         actor=actor,
-        action="group.create",
+        action=actions.GROUP_CREATE,
         target_type="group",
         target_id=group.pk,
         target_label=name,
@@ -410,7 +411,7 @@ def scim_group_update(
         audit_record(
             organization=organization,
             actor=actor,
-            action="group.rename" if "name" in changes_after else "group.update",
+            action=actions.GROUP_RENAME if "name" in changes_after else actions.GROUP_UPDATE,
             target_type="group",
             target_id=group.pk,
             target_label=group.name,
@@ -454,7 +455,7 @@ def _write_members(organization: Organization, group: Group, *, add: list[User],
         audit_record(
             organization=organization,
             actor=actor,
-            action="group.member.add",
+            action=actions.GROUP_MEMBER_ADD,
             target_type="group",
             target_id=group.pk,
             target_label=group.name,
@@ -465,7 +466,7 @@ def _write_members(organization: Organization, group: Group, *, add: list[User],
         audit_record(
             organization=organization,
             actor=actor,
-            action="group.member.remove",
+            action=actions.GROUP_MEMBER_REMOVE,
             target_type="group",
             target_id=group.pk,
             target_label=group.name,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from django.db import transaction
 
+from admincenter.audit import actions
 from admincenter.audit.record import Actor, audit_record
 from admincenter.errors import InvalidValue
 from admincenter.models import Organization, ScimDeactivateAction
@@ -31,7 +32,7 @@ def organization_scim_deactivate_set(*, organization: Organization, action: str,
     audit_record(
         organization=organization,
         actor=actor,
-        action="organization.update",
+        action=actions.ORGANIZATION_UPDATE,
         target_type="organization",
         target_id=organization.pk,
         target_label=organization.slug,

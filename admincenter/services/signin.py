@@ -17,6 +17,7 @@ from django.db.models import Q
 from django.db.models.functions import Lower
 from django.utils import timezone
 
+from admincenter.audit import actions
 from admincenter.audit.record import Actor, audit_record, changed_fields
 from admincenter.errors import Conflict, DomainError, Forbidden, InvalidValue
 from admincenter.models import (
@@ -36,12 +37,6 @@ from admincenter.models import (
 from admincenter.services.domains import verified_domain_for
 from admincenter.services.transactions import atomic
 from admincenter.services.users import NAME_MAX_LENGTH, home_user, normalize_email, save_new_user
-
-# Actions of the audit trail (registered in admincenter/audit/actions.py).
-LOGIN_SUCCESS = "login.success"
-LOGIN_REFUSED = "login.refused"
-LOGIN_JIT_REFUSED = "login.jit_refused"
-LOGIN_FAILURE = "login.failure"
 
 PASSWORD_METHOD = "password"
 
@@ -91,7 +86,7 @@ class SignInRefused(DomainError):
 
     code = "sign_in_refused"
 
-    def __init__(self, reason: str, *, action: str = LOGIN_REFUSED):
+    def __init__(self, reason: str, *, action: actions.AuditAction = actions.LOGIN_REFUSED):
         super().__init__(REFUSAL_MESSAGES[reason])
         self.reason = reason
         self.action = action
@@ -151,7 +146,7 @@ def _sso_sign_in(connection: SsoConnection, identity, email: str, actor: Actor) 
         created = False
     if user is None:
         # SCIM mode: JIT is off (or, in JIT mode, the account vanished again mid-race).
-        raise SignInRefused("not_assigned", action=LOGIN_JIT_REFUSED)
+        raise SignInRefused("not_assigned", action=actions.LOGIN_JIT_REFUSED)
     if user.home_organization_id != organization.pk:
         raise SignInRefused("other_organization")
     if not user.is_active:
@@ -167,7 +162,7 @@ def _sso_sign_in(connection: SsoConnection, identity, email: str, actor: Actor) 
     audit_record(
         organization=organization,
         actor=replace(actor, id=str(user.pk)),
-        action=LOGIN_SUCCESS,
+        action=actions.LOGIN_SUCCESS,
         target_type="user",
         target_id=user.pk,
         target_label=user.email,
@@ -190,7 +185,7 @@ def _jit_create(organization: Organization, identity, email: str, actor: Actor) 
     verified; None when a concurrent sign-in created the same address first."""
     domain = verified_domain_for(email)
     if domain is None or domain.organization_id != organization.pk:
-        raise SignInRefused("domain_not_verified", action=LOGIN_JIT_REFUSED)
+        raise SignInRefused("domain_not_verified", action=actions.LOGIN_JIT_REFUSED)
     user = User(
         email=email,
         home_organization=organization,
@@ -234,7 +229,7 @@ def _update_names(organization: Organization, user: User, identity, actor: Actor
     audit_record(
         organization=organization,
         actor=actor,
-        action="user.update",
+        action=actions.USER_UPDATE,
         target_type="user",
         target_id=user.pk,
         target_label=user.email,
@@ -270,7 +265,7 @@ def _add_group_claims(organization: Organization, connection: SsoConnection, use
         audit_record(
             organization=organization,
             actor=actor,
-            action="group.member.add",
+            action=actions.GROUP_MEMBER_ADD,
             target_type="group",
             target_id=group.pk,
             target_label=group.name,
@@ -289,7 +284,7 @@ def _record_failure(connection: SsoConnection, reason: str, actor: Actor) -> Non
     audit_record(
         organization=connection.organization,
         actor=actor,
-        action=LOGIN_FAILURE,
+        action=actions.LOGIN_FAILURE,
         target_type="sso_connection",
         target_id=connection.pk,
         target_label=connection.name,
@@ -306,7 +301,7 @@ def sso_connection_test_record(*, connection: SsoConnection, identity, actor: Ac
     audit_record(
         organization=connection.organization,
         actor=actor,
-        action="sso_connection.test",
+        action=actions.SSO_CONNECTION_TEST,
         target_type="sso_connection",
         target_id=connection.pk,
         target_label=connection.name,
@@ -334,7 +329,7 @@ def _record_password_success(user: User, actor: Actor) -> None:
     audit_record(
         organization=user.home_organization,
         actor=actor,
-        action=LOGIN_SUCCESS,
+        action=actions.LOGIN_SUCCESS,
         target_type="user",
         target_id=user.pk,
         target_label=user.email,
@@ -394,7 +389,7 @@ def organization_require_sso_set(*, organization: Organization, require: bool, a
     audit_record(
         organization=organization,
         actor=actor,
-        action="organization.require_sso",
+        action=actions.ORGANIZATION_REQUIRE_SSO,
         target_type="organization",
         target_id=organization.pk,
         target_label=organization.name,
@@ -430,7 +425,7 @@ def user_local_login_set(*, organization: Organization, user: User, allowed: boo
     audit_record(
         organization=organization,
         actor=actor,
-        action="user.local_login",
+        action=actions.USER_LOCAL_LOGIN,
         target_type="user",
         target_id=user.pk,
         target_label=user.email,

@@ -14,6 +14,7 @@ from django.core.validators import URLValidator
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from admincenter.audit import actions
 from admincenter.audit.record import Actor, audit_record
 from admincenter.encryption import encrypt
 from admincenter.errors import Conflict, Forbidden, InvalidValue, NotFound
@@ -375,7 +376,7 @@ def sso_connection_create(
     audit_record(
         organization=organization,
         actor=actor,
-        action="sso_connection.create",
+        action=actions.SSO_CONNECTION_CREATE,
         target_type="sso_connection",
         target_id=connection.pk,
         target_label=name,
@@ -471,7 +472,7 @@ def sso_connection_update(
         audit_record(
             organization=organization,
             actor=actor,
-            action="sso_connection.update",
+            action=actions.SSO_CONNECTION_UPDATE,
             target_type="sso_connection",
             target_id=connection.pk,
             target_label=connection.name,
@@ -493,7 +494,7 @@ def sso_connection_delete(*, organization: Organization, connection: SsoConnecti
     audit_record(
         organization=organization,
         actor=actor,
-        action="sso_connection.delete",
+        action=actions.SSO_CONNECTION_DELETE,
         target_type="sso_connection",
         target_id=pk,
         target_label=label,
@@ -527,7 +528,7 @@ def scim_enable(*, organization: Organization, connection: SsoConnection, actor:
     audit_record(
         organization=organization,
         actor=actor,
-        action="scim.enable",
+        action=actions.SCIM_ENABLE,
         target_type="sso_connection",
         target_id=connection.pk,
         target_label=connection.name,
@@ -585,7 +586,7 @@ def scim_disable(*, organization: Organization, actor: Actor) -> dict[str, int]:
     audit_record(
         organization=organization,
         actor=actor,
-        action="scim.disable",
+        action=actions.SCIM_DISABLE,
         target_type="organization",
         target_id=organization.pk,
         target_label=organization.slug,

@@ -17,6 +17,7 @@ from django.db import connections, router, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from admincenter.audit import actions
 from admincenter.audit.record import Actor, audit_record
 from admincenter.errors import (
     Conflict,
@@ -95,7 +96,7 @@ def scim_token_issue(
     audit_record(
         organization=organization,
         actor=actor,
-        action="scim.token.create",
+        action=actions.SCIM_TOKEN_CREATE,
         target_type="scim_token",
         target_id=token.pk,
         target_label=f"{label} ({token.token_prefix})",
@@ -134,7 +135,7 @@ def scim_token_revoke(*, organization: Organization, token: ScimToken, actor: Ac
     audit_record(
         organization=organization,
         actor=actor,
-        action="scim.token.revoke",
+        action=actions.SCIM_TOKEN_REVOKE,
         target_type="scim_token",
         target_id=token.pk,
         target_label=f"{token.label} ({token.token_prefix})",

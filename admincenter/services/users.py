@@ -13,6 +13,7 @@ from django.core.validators import validate_email
 from django.db import IntegrityError, connections, router
 from django.utils import timezone
 
+from admincenter.audit import actions
 from admincenter.audit.record import Actor, audit_record, changed_fields
 from admincenter.errors import Conflict, Forbidden, InvalidValue, NotFound
 from admincenter.hotsql import JoinedRow, RowInsert
@@ -103,7 +104,7 @@ def save_new_user(*, organization: Organization, user: User, actor: Actor, audit
     audit_record(
         organization=organization,
         actor=actor,
-        action="user.create",
+        action=actions.USER_CREATE,
         target_type="user",
         target_id=user.pk,
         target_label=user.email,
@@ -200,7 +201,7 @@ def user_update(*, organization: Organization, user: User, actor: Actor, **chang
     audit_record(
         organization=organization,
         actor=actor,
-        action="user.email.change" if "email" in after else "user.update",
+        action=actions.USER_EMAIL_CHANGE if "email" in after else actions.USER_UPDATE,
         target_type="user",
         target_id=user.pk,
         target_label=user.email,
@@ -234,7 +235,7 @@ def apply_active(*, organization: Organization, user: User, active: bool, actor:
     audit_record(
         organization=organization,
         actor=actor,
-        action="user.activate" if active else "user.deactivate",
+        action=actions.USER_ACTIVATE if active else actions.USER_DEACTIVATE,
         target_type="user",
         target_id=user.pk,
         target_label=user.email,
@@ -264,7 +265,7 @@ def audit_user_deleted(*, organization: Organization, actor: Actor, user_id, ema
     audit_record(
         organization=organization,
         actor=actor,
-        action="user.delete",
+        action=actions.USER_DELETE,
         target_type="user",
         target_id=user_id,
         target_label=email,
@@ -443,7 +444,7 @@ def collaborator_add(*, organization: Organization, email: str, actor: Actor) ->
     audit_record(
         organization=organization,
         actor=actor,
-        action="collaborator.add",
+        action=actions.COLLABORATOR_ADD,
         target_type="user",
         target_id=user.pk,
         target_label=email,
@@ -463,7 +464,7 @@ def collaborator_remove(*, organization: Organization, user: User, actor: Actor)
     audit_record(
         organization=organization,
         actor=actor,
-        action="collaborator.remove",
+        action=actions.COLLABORATOR_REMOVE,
         target_type="user",
         target_id=user.pk,
         target_label=user.email,

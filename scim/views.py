@@ -12,14 +12,10 @@ import json
 import logging
 import time
 import uuid
-from collections.abc import Callable
 from contextlib import nullcontext
-from datetime import timedelta
-from functools import lru_cache
 
 from django.conf import settings
 from django.db import DatabaseError
-from django.db.models import F
 from django.http import HttpResponse
 from django_scim.exceptions import SCIMException
 from rest_framework import exceptions as drf_exceptions
@@ -30,9 +26,9 @@ from rest_framework.views import APIView
 from admincenter import errors as domain
 from admincenter.audit import actions
 from admincenter.audit.record import Actor, audit_record
-from admincenter.hotsql import QueryTemplate
 from admincenter.idp import idp_from_user_agent
-from admincenter.models import Group, GroupKind, GroupMembership, Outcome
+from admincenter.models import Outcome
+from admincenter.selectors import scim as scim_selectors
 from admincenter.services import scim as scim_services
 from admincenter.services.transactions import all_or_nothing
 from scim import discovery
@@ -41,7 +37,7 @@ from scim.attributes import AttributeSelection
 from scim.authentication import ScimBearerAuthentication, ScimTokenRequired
 from scim.constants import DEFAULT_COUNT, LIST_RESPONSE_URN, MAX_BODY_BYTES, MAX_COUNT, SCIM_CONTENT_TYPE
 from scim.errors import ScimError, from_domain_error, from_scim_exception
-from scim.filters import Equality, Field, equals, group_equality, group_filter, user_equality, user_filter
+from scim.filters import group_equality, group_filter, user_equality, user_filter
 from scim.ratelimit import rate_limit_exceeded
 
 logger = logging.getLogger("scim")
@@ -191,7 +187,7 @@ class ScimView(APIView):
         the total and the start index."""
         params = self.request.query_params
         start, count = page_bounds(params)
-        page, total = filtered_page(
+        page, total = scim_selectors.filtered_page(
             scoped, self.token.organization, params.get("filter"), translators, start=start, count=count
         )
         return page, total, start
@@ -276,71 +272,6 @@ def page_bounds(params) -> tuple[int, int]:
     return start, count
 
 
-def _page_order(filtered: bool) -> tuple:
-    """Stable order (created, id). A filtered page sorts by ``created_at + 0 seconds``: the
-    same order, but PostgreSQL can no longer walk the (organization, created, id) index
-    looking for the match. During an IdP's initial push the table grows faster than its
-    statistics, and the planner then prefers that walk (a scan of every user per lookup)
-    to the unique email index."""
-    return (F("created_at") + timedelta(0) if filtered else F("created_at"), "id")
-
-
-def _known_total(page: list, *, start: int, count: int) -> int | None:
-    """The total when the page itself shows it: a short page that starts at or before the
-    end (the usual `userName eq` lookup returns 0 or 1 rows), else None."""
-    if (page and len(page) < count) or (not page and start == 1 and count):
-        return start - 1 + len(page)
-    return None
-
-
-def page_of(queryset, *, start: int, count: int, filtered: bool) -> tuple[list, int]:
-    """One page in stable order and the total; COUNT runs only when the page cannot tell."""
-    page = list(queryset.order_by(*_page_order(filtered))[start - 1 : start - 1 + count]) if count else []
-    total = _known_total(page, start=start, count=count)
-    return page, queryset.count() if total is None else total
-
-
-# Look-ups IdPs send before every write (`userName eq "x"`) run SQL compiled once per
-# shape; compiling the ORM query each time cost more CPU than running it. start/count vary
-# little; the bound only protects against a pathological client.
-@lru_cache(maxsize=256)
-def _equality_template(scoped: Callable, field: Field, start: int, count: int) -> QueryTemplate:
-    return QueryTemplate(
-        scoped(None).model,
-        lambda organization_id, value: (
-            scoped(organization_id)
-            .filter(equals(field, value))
-            .order_by(*_page_order(True))[start - 1 : start - 1 + count]
-        ),
-        kinds=("int", "text"),
-    )
-
-
-def equality_page(scoped: Callable, organization, equality: Equality, *, start: int, count: int) -> tuple[list, int]:
-    """``page_of`` for a one-equality filter: the same rows, in the same order.
-    ``scoped(organization)`` is the organization's queryset (scim_users, scim_groups)."""
-    if not count:
-        return page_of(scoped(organization).filter(equality.q()), start=start, count=count, filtered=True)
-    page = _equality_template(scoped, equality.field, start, count).run(organization.pk, equality.value)
-    total = _known_total(page, start=start, count=count)
-    return page, scoped(organization).filter(equality.q()).count() if total is None else total
-
-
-def filtered_page(
-    scoped: Callable, organization, expression: str | None, translators: tuple, *, start: int, count: int
-) -> tuple[list, int]:
-    """A page of ``scoped(organization)`` matching the SCIM filter ``expression`` (all
-    when None). ``translators`` is (one-equality recogniser, general Q translator)."""
-    equality_of, filter_of = translators
-    equality = equality_of(expression) if expression else None
-    if equality is not None:
-        return equality_page(scoped, organization, equality, start=start, count=count)
-    queryset = scoped(organization)
-    if expression:
-        queryset = queryset.filter(filter_of(expression))
-    return page_of(queryset, start=start, count=count, filtered=bool(expression))
-
-
 def list_response(resources: list[dict], *, total: int, start: int) -> HttpResponse:
     return scim_response(
         {
@@ -356,42 +287,13 @@ def list_response(resources: list[dict], *, total: int, start: int) -> HttpRespo
 # --- Users --------------------------------------------------------------------
 
 
-_ONE_USERS_GROUPS = QueryTemplate(
-    Group,
-    lambda user_id: Group.objects.filter(kind=GroupKind.SCIM, memberships__user_id=user_id).order_by(
-        "memberships__added_at", "memberships__id"
-    ),
-    kinds=("uuid",),
-)
-
-
-def attach_scim_groups(users: list) -> None:
-    """Set ``user.scim_groups`` ([(group id, name)]) for the read-only ``groups`` attribute,
-    in membership order (as ``members`` lists a group's users) so reads are repeatable.
-    One query per page; the single user of a look-up or a write uses precompiled SQL."""
-    if len(users) == 1:
-        users[0].scim_groups = [(group.pk, group.name) for group in _ONE_USERS_GROUPS.run(users[0].pk)]
-        return
-    by_user: dict = {user.pk: [] for user in users}
-    if users:
-        rows = (
-            GroupMembership.objects.filter(user_id__in=list(by_user), group__kind=GroupKind.SCIM)
-            .order_by("added_at", "id")
-            .values_list("user_id", "group_id", "group__name")
-        )
-        for user_id, group_id, name in rows:
-            by_user[user_id].append((group_id, name))
-    for user in users:
-        user.scim_groups = by_user[user.pk]
-
-
 class UsersView(ScimView):
     def get(self, request):
         context = self.context()
         selection = self.selection()
-        page, total, start = self.filtered_page(scim_services.scim_users, (user_equality, user_filter))
+        page, total, start = self.filtered_page(scim_selectors.scim_users, (user_equality, user_filter))
         if selection.wants("groups"):
-            attach_scim_groups(page)
+            scim_selectors.attach_scim_groups(page)
         resources = [selection.apply(ScimUserAdapter(u, request, context).to_dict()) for u in page]
         return list_response(resources, total=total, start=start)
 
@@ -433,7 +335,7 @@ class ResourceView(ScimView):
 class UserView(ResourceView):
     def _adapter(self, pk, *, for_update: bool = False) -> ScimUserAdapter:
         context = self.context()
-        user = scim_services.scim_user_get(organization=context.organization, user_id=pk, for_update=for_update)
+        user = scim_selectors.scim_user_get(organization=context.organization, user_id=pk, for_update=for_update)
         return ScimUserAdapter(user, self.request, context)
 
     def delete(self, request, pk):
@@ -449,32 +351,21 @@ class UserView(ResourceView):
         if adapter.deleted:
             adapter.obj.scim_groups = []
         elif selection.wants("groups"):
-            attach_scim_groups([adapter.obj])
+            scim_selectors.attach_scim_groups([adapter.obj])
         return scim_response(selection.apply(adapter.to_dict()))
 
 
 # --- Groups -------------------------------------------------------------------
 
 
-def _members_by_group(group_ids) -> dict:
-    """(user id, email) pairs per group for a page of groups, in one query."""
-    result: dict = {gid: [] for gid in group_ids}
-    rows = (
-        GroupMembership.objects.filter(group_id__in=group_ids)
-        .order_by("group_id", "added_at", "id")
-        .values_list("group_id", "user_id", "user__email")
-    )
-    for group_id, user_id, email in rows:
-        result[group_id].append((user_id, email))
-    return result
-
-
 class GroupsView(ScimView):
     def get(self, request):
         context = self.context()
         selection = self.selection()
-        page, total, start = self.filtered_page(scim_services.scim_groups, (group_equality, group_filter))
-        members = _members_by_group([g.pk for g in page]) if page and selection.wants("members") else {}
+        page, total, start = self.filtered_page(scim_selectors.scim_groups, (group_equality, group_filter))
+        members = (
+            scim_selectors.scim_members_by_group([g.pk for g in page]) if page and selection.wants("members") else {}
+        )
         resources = [
             selection.apply(ScimGroupAdapter(g, request, context).to_dict(members=members.get(g.pk))) for g in page
         ]
@@ -488,7 +379,11 @@ class GroupsView(ScimView):
 
     def _created(self, adapter: ScimGroupAdapter) -> HttpResponse:
         selection = self.selection()
-        members = _members_by_group([adapter.obj.pk])[adapter.obj.pk] if selection.wants("members") else None
+        members = (
+            scim_selectors.scim_members_by_group([adapter.obj.pk])[adapter.obj.pk]
+            if selection.wants("members")
+            else None
+        )
         body = selection.apply(adapter.to_dict(members=members))
         return scim_response(body, status=201, headers={"Location": adapter.location})
 
@@ -496,12 +391,16 @@ class GroupsView(ScimView):
 class GroupView(ResourceView):
     def _adapter(self, pk, *, for_update: bool = False) -> ScimGroupAdapter:
         context = self.context()
-        group = scim_services.scim_group_get(organization=context.organization, group_id=pk, for_update=for_update)
+        group = scim_selectors.scim_group_get(organization=context.organization, group_id=pk, for_update=for_update)
         return ScimGroupAdapter(group, self.request, context)
 
     def _render(self, adapter: ScimGroupAdapter) -> HttpResponse:
         selection = self.selection()
-        members = _members_by_group([adapter.obj.pk])[adapter.obj.pk] if selection.wants("members") else None
+        members = (
+            scim_selectors.scim_members_by_group([adapter.obj.pk])[adapter.obj.pk]
+            if selection.wants("members")
+            else None
+        )
         return scim_response(selection.apply(adapter.to_dict(members=members)))
 
 

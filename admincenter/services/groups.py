@@ -114,12 +114,12 @@ def save_group_name(group: Group) -> None:
         raise Conflict(f"A group named '{group.name}' already exists.", field="name") from None
 
 
-def group_get(*, organization: Organization, group_id, for_update: bool = False) -> Group:
-    groups = Group.objects.filter(organization=organization)
-    if for_update:
-        groups = groups.select_for_update()
+def _group_locked(*, organization: Organization, group_id) -> Group:
+    """The group row again, locked for the caller's transaction (NotFound if it is gone):
+    each write below computes its change from this copy. Reads without a lock go through
+    ``admincenter.selectors.groups.group_get``."""
     try:
-        return groups.get(pk=group_id)
+        return Group.objects.filter(organization=organization).select_for_update().get(pk=group_id)
     except (Group.DoesNotExist, ValidationError, ValueError):
         raise NotFound("No such group in this organization.") from None
 
@@ -153,7 +153,7 @@ def _ensure_custom(group: Group, action: str) -> None:
 
 @atomic
 def group_rename(*, organization: Organization, group: Group, name: str, actor: Actor) -> Group:
-    group = group_get(organization=organization, group_id=group.pk, for_update=True)
+    group = _group_locked(organization=organization, group_id=group.pk)
     _ensure_custom(group, "rename")
     new_name = _validate_custom_name(organization, name, exclude=group)
     if new_name == group.name:
@@ -177,7 +177,7 @@ def group_rename(*, organization: Organization, group: Group, name: str, actor: 
 
 @atomic
 def group_delete(*, organization: Organization, group: Group, actor: Actor) -> None:
-    group = group_get(organization=organization, group_id=group.pk, for_update=True)
+    group = _group_locked(organization=organization, group_id=group.pk)
     _ensure_custom(group, "delete")
     delete_group_audited(organization=organization, group=group, actor=actor)
 
@@ -231,7 +231,7 @@ def organization_users(*, organization: Organization, user_ids: Iterable) -> lis
 
 @atomic
 def group_members_add(*, organization: Organization, group: Group, user_ids: Iterable, actor: Actor) -> int:
-    group = group_get(organization=organization, group_id=group.pk, for_update=True)
+    group = _group_locked(organization=organization, group_id=group.pk)
     _ensure_admin_member_editable(group)
     users = organization_users(organization=organization, user_ids=user_ids)
     existing = set(group.memberships.filter(user__in=users).values_list("user_id", flat=True))
@@ -265,7 +265,7 @@ def group_members_add(*, organization: Organization, group: Group, user_ids: Ite
 
 @atomic
 def group_members_remove(*, organization: Organization, group: Group, user_ids: Iterable, actor: Actor) -> int:
-    group = group_get(organization=organization, group_id=group.pk, for_update=True)
+    group = _group_locked(organization=organization, group_id=group.pk)
     _ensure_admin_member_editable(group)
     try:
         ids = [str(uuid.UUID(str(u))) for u in user_ids]
@@ -303,7 +303,7 @@ def group_grant_add(
     actor: Actor,
 ) -> list[GroupGrant]:
     """Give a custom or SCIM group one or more roles on an instance of this organization."""
-    group = group_get(organization=organization, group_id=group.pk, for_update=True)
+    group = _group_locked(organization=organization, group_id=group.pk)
     if group.kind not in (GroupKind.CUSTOM, GroupKind.SCIM):
         raise Forbidden(f"The access of the {group.get_kind_display().lower()} group '{group.name}' is fixed.")
     if instance.organization_id != organization.pk:

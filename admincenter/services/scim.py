@@ -12,14 +12,13 @@ import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from django.db.models import F, Q, QuerySet, Value
 from django.utils import timezone
 
 from admincenter.audit import actions
 from admincenter.audit.enqueue import schedule_audit_processing
 from admincenter.audit.record import Actor, audit_record, changed_fields
-from admincenter.errors import InvalidValue, NotFound
-from admincenter.hotsql import EqualsNotIndexed, QueryTemplate, RowInsert
+from admincenter.errors import InvalidValue
+from admincenter.hotsql import RowInsert
 from admincenter.models import (
     Group,
     GroupKind,
@@ -32,6 +31,7 @@ from admincenter.models import (
     User,
     UserSource,
 )
+from admincenter.selectors.scim import scim_member_users, scim_resource_id, scim_user_get, scim_users
 from admincenter.services.groups import (
     delete_group_audited,
     ensure_group_name_free,
@@ -65,72 +65,10 @@ SCIM_USER_FIELDS = (
 )
 
 
-def _tenant(column: str, organization, *, by_primary_key: bool) -> Q:
-    if not by_primary_key:
-        return Q(**{column: organization})
-    # The caller filters by primary key too: only that index may serve the query.
-    return Q(EqualsNotIndexed(F(f"{column}_id"), Value(getattr(organization, "pk", organization))))
-
-
-def scim_users(organization: Organization, *, by_primary_key: bool = False) -> QuerySet[User]:
-    """Users SCIM may see: home users of the organization (never collaborators).
-    ``by_primary_key``: the caller adds ``pk=`` (see ``hotsql.EqualsNotIndexed``)."""
-    return User.objects.filter(_tenant("home_organization", organization, by_primary_key=by_primary_key))
-
-
-def scim_groups(organization: Organization, *, by_primary_key: bool = False) -> QuerySet[Group]:
-    """Groups SCIM may see: only SCIM groups (docs/domain.md#scim-sees-only-scim-groups).
-    ``by_primary_key`` as for users."""
-    return Group.objects.filter(
-        _tenant("organization", organization, by_primary_key=by_primary_key), kind=GroupKind.SCIM
-    )
-
-
-def _by_id(scoped, *, for_update: bool) -> QueryTemplate:
-    """``scoped(organization).get(pk=...)``, optionally ``FOR UPDATE``, compiled once:
-    every SCIM GET, PUT, PATCH and DELETE by id starts with it."""
-
-    def build(organization_id, pk):
-        queryset = scoped(organization_id, by_primary_key=True).filter(pk=pk).order_by()
-        return queryset.select_for_update() if for_update else queryset
-
-    return QueryTemplate(scoped(None).model, build, kinds=("int", "uuid"))
-
-
-_BY_ID = {
-    (scoped, for_update): _by_id(scoped, for_update=for_update)
-    for scoped in (scim_users, scim_groups)
-    for for_update in (False, True)
-}
-
-
-def _key(pk, *, what: str) -> uuid.UUID:
-    """The id as a UUID; anything else names no resource (404)."""
-    try:
-        return uuid.UUID(str(pk))
-    except ValueError:
-        raise NotFound(f"{what} {pk} not found.") from None
-
-
-def _get(scoped, organization: Organization, pk, *, what: str, for_update: bool = False):
-    found = _BY_ID[scoped, for_update].run(organization.pk, _key(pk, what=what))
-    if not found:
-        raise NotFound(f"{what} {pk} not found.")
-    return found[0]
-
-
 # The write services below take the resource as read by ``scim_user_get`` /
 # ``scim_group_get`` with ``for_update=True`` in the caller's transaction: the SCIM edge
 # computes the new state from that locked row, so reading it again here would only cost
 # a query, and reading it unlocked there would lose concurrent updates.
-
-
-def scim_user_get(*, organization: Organization, user_id, for_update: bool = False) -> User:
-    return _get(scim_users, organization, user_id, what="User", for_update=for_update)
-
-
-def scim_group_get(*, organization: Organization, group_id, for_update: bool = False) -> Group:
-    return _get(scim_groups, organization, group_id, what="Group", for_update=for_update)
 
 
 def _audit_values(values: dict) -> dict:
@@ -230,7 +168,7 @@ def scim_user_delete(*, organization: Organization, connection: SsoConnection, u
     """DELETE /Users/{id} deprovisions (docs/domain.md#delete-deprovisions): the user and their
     memberships go, the email becomes free, the audit trail stays. On PostgreSQL a person is deleted without reading
     the row first; an operator goes through Django's collector."""
-    key = _key(user_id, what="User")
+    key = scim_resource_id(user_id, what="User")
     user = delete_person(organization=organization, user_id=key)
     if user is None:  # not there (404), an operator, or not PostgreSQL: read it under lock
         user = scim_user_get(organization=organization, user_id=key, for_update=True)
@@ -270,46 +208,6 @@ def _deprovision(organization: Organization, user: User, actor: Actor, *, reason
 
 
 # --- Groups -------------------------------------------------------------------
-
-
-def scim_member_users(*, organization: Organization, member_ids: Iterable) -> dict[str, User]:
-    """Resolve member ids to home users of the organization, in one query
-    (docs/domain.md#no-nested-groups, docs/domain.md#members-are-home-users).
-
-    Any id that is not such a user fails the whole request with the bad ids listed;
-    an id that names a group is refused as nesting."""
-    ids = {str(m) for m in member_ids}
-    if not ids:
-        return {}
-    parsed = {}
-    for raw in ids:
-        try:
-            parsed[raw] = uuid.UUID(raw)
-        except ValueError:
-            parsed[raw] = None
-    valid = [u for u in parsed.values() if u is not None]
-    users = {str(u.pk): u for u in scim_users(organization).filter(pk__in=valid).only("id", "email")}
-    missing = sorted(raw for raw, key in parsed.items() if key is None or str(key) not in users)
-    if missing:
-        missing_uuids = [parsed[m] for m in missing if parsed[m] is not None]
-        group_ids = {
-            str(pk)
-            for pk in Group.objects.filter(organization=organization, pk__in=missing_uuids).values_list("pk", flat=True)
-        }
-        nested = [m for m in missing if str(parsed[m]) in group_ids]
-        if nested:
-            unknown = [m for m in missing if m not in nested]
-            raise InvalidValue(
-                "Groups cannot be members of groups (nested groups are not supported): "
-                + ", ".join(nested[:20])
-                + (f"; unknown ids: {', '.join(unknown[:20])}" if unknown else "")
-            )
-        raise InvalidValue(
-            "Members must be users of this organization (not collaborators or users of other organizations); "
-            "unknown ids: " + ", ".join(missing[:20]) + (f" and {len(missing) - 20} more" if len(missing) > 20 else "")
-        )
-    # Keys are canonical UUID strings so callers can compare with stored ids.
-    return {str(parsed[raw]): users[str(parsed[raw])] for raw in ids}
 
 
 def _canonical_ids(member_ids: Iterable) -> list[str]:

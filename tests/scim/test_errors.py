@@ -9,7 +9,7 @@ import uuid
 import pytest
 
 from admincenter.models import AuditEvent, ScimRequestLog
-from admincenter.services import scim as scim_services
+from admincenter.selectors import scim as scim_selectors
 from tests.scim.helpers import (
     EMPTY_LIST,
     ERROR_URN,
@@ -110,8 +110,8 @@ def test_unexpected_errors_are_500_without_leaking_details(scim, scim_managed_us
     def boom(*args, **kwargs):
         raise RuntimeError(LEAK)
 
-    monkeypatch.setattr(scim_services, "scim_users", boom)
-    monkeypatch.setattr(scim_services, "scim_user_get", boom)
+    monkeypatch.setattr(scim_selectors, "scim_users", boom)
+    monkeypatch.setattr(scim_selectors, "scim_user_get", boom)
     response = scim.request(method, path_of(scim_managed_user), body)
     assert_error(response, 500, None, "The server could not process the request. It has been logged.")
     assert LEAK not in response.content.decode() and "RuntimeError" not in response.content.decode()

@@ -402,7 +402,7 @@ def test_unsupported_group_filters_are_400(scim, teams, expression, detail):
     assert_error(scim.get("/Groups", params={"filter": expression}), 400, "invalidFilter", detail)
 
 
-# --- one-equality look-ups run precompiled SQL (scim/views.py equality_page) --------
+# --- one-equality look-ups run precompiled SQL (selectors/scim.py equality_page) ----
 
 
 @pytest.mark.parametrize(
@@ -421,9 +421,8 @@ def test_unsupported_group_filters_are_400(scim, teams, expression, detail):
 )
 @pytest.mark.parametrize(("start", "count"), [(1, 100), (1, 1), (2, 1), (5, 10), (1, 0)])
 def test_equality_lookups_return_what_the_general_filter_returns(people, scim_organization, expression, start, count):
-    from admincenter.services.scim import scim_users
+    from admincenter.selectors.scim import equality_page, page_of, scim_users
     from scim.filters import user_equality, user_filter
-    from scim.views import equality_page, page_of
 
     equality = user_equality(expression)
     assert equality is not None
@@ -439,9 +438,8 @@ def test_equality_lookups_return_what_the_general_filter_returns(people, scim_or
 
 
 def test_equality_lookup_with_more_matches_than_the_page_counts_them(people, scim_organization):
-    from admincenter.services.scim import scim_users
+    from admincenter.selectors.scim import equality_page, scim_users
     from scim.filters import user_equality
-    from scim.views import equality_page
 
     User.objects.filter(pk=people["bob"].pk).update(external_id="jyoung")
     page, total = equality_page(

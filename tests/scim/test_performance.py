@@ -193,7 +193,8 @@ def test_reads_and_deletes_by_id_use_the_primary_key_before_any_statistics(scim_
     """A table PostgreSQL has not analysed yet (autovacuum off, or just filled by an IdP):
     with a plain tenant equality it was read through an index on the organization, every
     user of the tenant scanned to find one."""
-    from admincenter.services import scim, users
+    from admincenter.selectors import scim
+    from admincenter.services import users
 
     user = _bulk_users(scim_organization, sso_connection, 300)[150]
     plans = []

@@ -155,7 +155,7 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
 CELERY_TASK_PUBLISH_RETRY = False
 # Audit tasks are long drains: a worker takes one message at a time so the others share them.
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
-# The audit pipeline's beat entries (admincenter/tasks.py). The sweep drains whatever the
+# The audit pipeline's beat entries (admincenter/audit/tasks.py). The sweep drains whatever the
 # on-commit enqueue missed (broker down, worker restarted); stale sweeps expire unsent.
 CELERY_BEAT_SCHEDULE = {
     "audit-sweep": {"task": "admincenter.audit.sweep", "schedule": 60.0, "options": {"expires": 55}},

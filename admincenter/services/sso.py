@@ -34,6 +34,7 @@ from admincenter.models import (
     SsoProtocol,
     User,
 )
+from admincenter.selectors.sso import scim_connection_for
 from admincenter.services.domains import sso_domains_set
 
 _DOMAIN_RE = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
@@ -507,7 +508,7 @@ def scim_enable(*, organization: Organization, connection: SsoConnection, actor:
     """Switch the organization to SCIM mode on ``connection``: JIT and group-claim sync stop."""
     organization = _lock_organization(organization)
     connection = _own_connection(organization, connection)
-    current = organization.sso_connections.filter(scim_enabled=True).first()
+    current = scim_connection_for(organization=organization)
     if current is not None:
         if current.pk == connection.pk:
             raise Conflict(f"SCIM is already enabled on '{connection.name}'.")

@@ -6,7 +6,8 @@ live in ``admincenter.services.tokens``.
 
 from __future__ import annotations
 
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
+from django.utils import timezone
 
 from admincenter.models import Organization, ScimToken
 
@@ -30,3 +31,15 @@ def token_get(*, organization: Organization, token_id) -> ScimToken | None:
 def token_list_unrevoked(*, organization: Organization) -> QuerySet[ScimToken]:
     """``token_list`` without the revoked tokens (expired ones stay: the page warns of them)."""
     return token_list(organization=organization).filter(revoked_at__isnull=True)
+
+
+def token_list_live(*, organization: Organization) -> QuerySet[ScimToken]:
+    """Tokens an IdP can use right now: not revoked and not expired."""
+    now = timezone.now()
+    return ScimToken.objects.filter(organization=organization, revoked_at__isnull=True).filter(
+        Q(expires_at__isnull=True) | Q(expires_at__gt=now)
+    )
+
+
+def live_token_count(*, organization: Organization) -> int:
+    return token_list_live(organization=organization).count()

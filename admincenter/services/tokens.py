@@ -28,6 +28,7 @@ from admincenter.errors import (
 )
 from admincenter.hotsql import JoinedRow
 from admincenter.models import Organization, ProvisioningMode, ScimToken, SsoConnection
+from admincenter.selectors.tokens import live_token_count
 
 TOKEN_PREFIX = "optiid_scim_"
 _PREFIX_RANDOM_CHARS = 8
@@ -44,13 +45,6 @@ class IssuedToken:
 
 def hash_token(raw: str) -> str:
     return hashlib.sha256(raw.encode("utf-8")).hexdigest()
-
-
-def live_tokens(organization: Organization):
-    now = timezone.now()
-    return ScimToken.objects.filter(organization=organization, revoked_at__isnull=True).filter(
-        Q(expires_at__isnull=True) | Q(expires_at__gt=now)
-    )
 
 
 @transaction.atomic
@@ -75,7 +69,7 @@ def scim_token_issue(
     if expires_in_days is not None and expires_in_days > MAX_EXPIRY_DAYS:
         raise InvalidValue(f"Expiry can be at most {MAX_EXPIRY_DAYS} days, or none.", field="expires_in_days")
     limit = settings.SCIM_MAX_LIVE_TOKENS
-    if live_tokens(organization).count() >= limit:
+    if live_token_count(organization=organization) >= limit:
         raise Conflict(
             f"This organization already has {limit} live SCIM tokens. Revoke one before generating another.",
             field="label",

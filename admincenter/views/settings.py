@@ -37,7 +37,6 @@ from admincenter.selectors import groups as groups_selectors
 from admincenter.selectors import sso as sso_selectors
 from admincenter.selectors import tokens as tokens_selectors
 from admincenter.services.settings import organization_scim_deactivate_set
-from admincenter.services.tokens import live_tokens
 from admincenter.views.common import scim_base_url, status_for
 from sso.endpoints import public_base_url, sp_values
 
@@ -54,7 +53,7 @@ def settings_index(request):
         {
             "section": "settings",
             "connection_count": sso_selectors.sso_connection_count(organization=organization),
-            "live_token_count": live_tokens(organization).count(),
+            "live_token_count": tokens_selectors.live_token_count(organization=organization),
             "max_connections": MAX_SSO_CONNECTIONS,
         },
     )
@@ -451,6 +450,6 @@ def connect_idp(request):
             "not_https": not base_url.startswith("https://"),
             "host_has_underscore": "_" in host,
             "scim_connection": sso_selectors.scim_connection_for(organization=organization),
-            "live_token_count": live_tokens(organization).count(),
+            "live_token_count": tokens_selectors.live_token_count(organization=organization),
         },
     )

@@ -69,6 +69,14 @@ def group_grants(*, group: Group) -> QuerySet[GroupGrant]:
     )
 
 
+def group_member_count(*, group: Group) -> int:
+    return group.memberships.count()
+
+
+def group_grant_count(*, group: Group) -> int:
+    return group.grants.count()
+
+
 def group_grant_get(*, group: Group, grant_id) -> GroupGrant | None:
     """One grant of ``group`` with its instance, product and role; ``None`` if it has no such grant."""
     try:

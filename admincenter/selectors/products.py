@@ -37,6 +37,11 @@ def instance_get(*, organization: Organization, instance_id) -> ProductInstance 
         return None
 
 
+def instance_roles(*, instance: ProductInstance):
+    """The roles of the instance's product."""
+    return instance.product.roles.all()
+
+
 def instance_count(*, organization: Organization) -> int:
     return ProductInstance.objects.filter(organization=organization).count()
 

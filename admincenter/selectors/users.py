@@ -92,6 +92,10 @@ def user_memberships(*, organization: Organization, user: User) -> QuerySet[Grou
     )
 
 
+def user_membership_count(*, organization: Organization, user: User) -> int:
+    return user_memberships(organization=organization, user=user).count()
+
+
 def groups_user_can_join(*, organization: Organization, user: User) -> dict[str, list[Group]]:
     """Groups an admin may add ``user`` to, by purpose (one query): custom groups and
     *Admin Center Administrators*, and product groups ("Add product access")."""

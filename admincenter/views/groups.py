@@ -157,8 +157,8 @@ def group_delete(request, group_id):
         {
             "section": "groups",
             "group": group,
-            "member_count": group.memberships.count(),
-            "grant_count": group.grants.count(),
+            "member_count": groups_selectors.group_member_count(group=group),
+            "grant_count": groups_selectors.group_grant_count(group=group),
             **rules(group),
         },
     )

@@ -39,7 +39,7 @@ def product_detail(request, instance_pk):
     grants = list(products_selectors.instance_grants(instance=instance))
     product_groups = products_selectors.instance_product_groups(instance=instance)
     roles = []
-    for role in instance.product.roles.all():
+    for role in products_selectors.instance_roles(instance=instance):
         roles.append(
             {
                 "role": role,

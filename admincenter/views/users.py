@@ -227,7 +227,7 @@ def user_delete(request, user_id):
             "section": "users",
             "subject": user,
             "is_home": is_home,
-            "memberships": users_selectors.user_memberships(organization=request.organization, user=user).count(),
+            "memberships": users_selectors.user_membership_count(organization=request.organization, user=user),
         },
     )
 

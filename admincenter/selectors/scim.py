@@ -20,7 +20,6 @@ from django.db.models import F, Q, QuerySet, Value
 from admincenter.errors import InvalidValue, NotFound
 from admincenter.hotsql import EqualsNotIndexed, QueryTemplate
 from admincenter.models import Group, GroupKind, GroupMembership, Organization, User
-from scim.filters import Equality, Field, equals
 
 # --- What SCIM may see --------------------------------------------------------------
 
@@ -156,26 +155,28 @@ def page_of(queryset, *, start: int, count: int, filtered: bool) -> tuple[list, 
 
 # Look-ups IdPs send before every write (`userName eq "x"`) run SQL compiled once per
 # shape; compiling the ORM query each time cost more CPU than running it. start/count vary
-# little; the bound only protects against a pathological client.
+# little; the bound only protects against a pathological client. The equality's own class
+# rebuilds it with the stand-in value, so this module needs nothing from the SCIM edge.
 @lru_cache(maxsize=256)
-def _equality_template(scoped: Callable, field: Field, start: int, count: int) -> QueryTemplate:
+def _equality_template(scoped: Callable, equality_type: type, field, start: int, count: int) -> QueryTemplate:
     return QueryTemplate(
         scoped(None).model,
         lambda organization_id, value: (
             scoped(organization_id)
-            .filter(equals(field, value))
+            .filter(equality_type(field, value).q())
             .order_by(*_page_order(True))[start - 1 : start - 1 + count]
         ),
         kinds=("int", "text"),
     )
 
 
-def equality_page(scoped: Callable, organization, equality: Equality, *, start: int, count: int) -> tuple[list, int]:
-    """``page_of`` for a one-equality filter: the same rows, in the same order.
-    ``scoped(organization)`` is the organization's queryset (scim_users, scim_groups)."""
+def equality_page(scoped: Callable, organization, equality, *, start: int, count: int) -> tuple[list, int]:
+    """``page_of`` for a one-equality filter (a ``scim.filters.Equality``: ``field``,
+    ``value``, ``q()``): the same rows, in the same order. ``scoped(organization)`` is the
+    organization's queryset (scim_users, scim_groups)."""
     if not count:
         return page_of(scoped(organization).filter(equality.q()), start=start, count=count, filtered=True)
-    page = _equality_template(scoped, equality.field, start, count).run(organization.pk, equality.value)
+    page = _equality_template(scoped, type(equality), equality.field, start, count).run(organization.pk, equality.value)
     total = _known_total(page, start=start, count=count)
     return page, scoped(organization).filter(equality.q()).count() if total is None else total
 

@@ -93,6 +93,11 @@ PRODUCTS = [
     ),
 ]
 
+# The Admin Center is itself a product of the catalogue; its one role is held through the
+# *Admin Center Administrators* system group.
+ADMIN_CENTER_PRODUCT = "admin_center"
+ADMIN_CENTER_ROLE = "administrator"
+
 
 def load_catalogue(Product, Role) -> None:
     for code, name, custom_roles, projects, teams, roles in PRODUCTS:

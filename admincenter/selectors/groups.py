@@ -11,8 +11,8 @@ from __future__ import annotations
 from django.core.exceptions import ValidationError
 from django.db.models import Count, OuterRef, Q, QuerySet
 
+from admincenter.catalogue import ADMIN_CENTER_PRODUCT
 from admincenter.models import Group, GroupGrant, GroupKind, GroupMembership, Organization, ProductInstance
-from admincenter.services.organizations import ADMIN_CENTER_PRODUCT
 
 GROUP_KIND_TABS = [("", "All"), ("custom", "Custom"), ("scim", "SCIM"), ("system", "System")]
 

@@ -18,6 +18,7 @@ from django.utils import timezone
 
 from admincenter.audit import actions
 from admincenter.audit.record import Actor, audit_record
+from admincenter.catalogue import ADMIN_CENTER_PRODUCT
 from admincenter.errors import Conflict, Forbidden, InvalidValue, NotFound
 from admincenter.models import (
     Group,
@@ -32,7 +33,6 @@ from admincenter.models import (
     SystemGroupKey,
     User,
 )
-from admincenter.services.organizations import ADMIN_CENTER_PRODUCT
 from admincenter.services.transactions import atomic
 
 RESERVED_GROUP_NAMES = ("Everyone", "Admin Center Administrators", "Administrators")

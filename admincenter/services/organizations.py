@@ -11,6 +11,7 @@ from django.utils.text import slugify
 
 from admincenter.audit import actions
 from admincenter.audit.record import Actor, audit_record
+from admincenter.catalogue import ADMIN_CENTER_PRODUCT, ADMIN_CENTER_ROLE
 from admincenter.errors import Conflict, InvalidValue, NotFound
 from admincenter.hotsql import RowInsert
 from admincenter.models import (
@@ -27,9 +28,6 @@ from admincenter.models import (
     User,
     UserSource,
 )
-
-ADMIN_CENTER_PRODUCT = "admin_center"
-ADMIN_CENTER_ROLE = "administrator"
 
 
 @transaction.atomic

@@ -89,7 +89,7 @@ class SignInRefused(DomainError):
     def __init__(self, reason: str, *, action: actions.AuditAction = actions.LOGIN_REFUSED):
         super().__init__(REFUSAL_MESSAGES[reason])
         self.reason = reason
-        self.action = action
+        self.action = action.name  # the stored name, as callers compare it
 
 
 def _sign_in_actor(label: str, context: SignInContext, user: User | None = None) -> Actor:

@@ -1,12 +1,24 @@
 """factory_boy builders. They create through the services where the domain has rules
 (organizations get their system groups, users join *Everyone*), so tests start from
-states the product can really reach."""
+states the product can really reach. The SSO helpers at the end write the two things a
+test cannot reach through a service without an IdP or DNS: a SAML connection's IdP
+settings and a domain's verification."""
 
 import factory
 from django.utils import timezone
 
 from admincenter import services
-from admincenter.models import Group, GroupKind, GroupMembership, MembershipOwner, Organization, User, UserSource
+from admincenter.models import (
+    Group,
+    GroupKind,
+    GroupMembership,
+    MembershipOwner,
+    Organization,
+    SsoConnection,
+    SsoDomain,
+    User,
+    UserSource,
+)
 from admincenter.services import Actor
 from admincenter.services.organizations import add_new_user_to_everyone
 
@@ -74,3 +86,21 @@ class GroupFactory(factory.Factory):
         owner = MembershipOwner.SCIM if group.kind == GroupKind.SCIM else MembershipOwner.ADMIN
         GroupMembership.objects.bulk_create([GroupMembership(group=group, user=u, managed_by=owner) for u in members])
         return group
+
+
+def sso_connection_make_ready(connection: SsoConnection) -> SsoConnection:
+    """Give a SAML connection made-up IdP settings, so it counts as ready; no signature is checked with them."""
+    SsoConnection.objects.filter(pk=connection.pk).update(
+        saml_idp_entity_id="https://idp.example.test/",
+        saml_idp_sso_url="https://idp.example.test/sso",
+        saml_idp_x509_cert="MIIC-not-checked-here",
+    )
+    connection.refresh_from_db()
+    return connection
+
+
+def sso_domain_verify(organization: Organization, domain: str = "acme.test") -> None:
+    """Mark an organization's claimed domain verified, as the DNS TXT check would."""
+    SsoDomain.objects.filter(organization=organization, domain=domain).update(
+        verified_at=timezone.now(), verified_by="tests"
+    )

@@ -4,7 +4,6 @@ outcome, password sign-in under "require SSO", and the sign-in policy switches."
 
 import pytest
 from django.db import transaction
-from django.utils import timezone
 
 from admincenter import services
 from admincenter.errors import Forbidden, InvalidValue, NotFound
@@ -27,27 +26,11 @@ from admincenter.services import Actor, signin
 from admincenter.services.signin import SignInContext, SignInRefused
 from sso.identity import SsoIdentity, SsoValidationError
 from tests.conftest import ADMIN_PASSWORD, OPERATOR
-from tests.factories import GroupFactory, UserFactory
+from tests.factories import GroupFactory, UserFactory, sso_connection_make_ready, sso_domain_verify
 
 pytestmark = pytest.mark.django_db
 
 CONTEXT = SignInContext(request_id="req-7", ip="198.51.100.4", user_agent="Firefox/131")
-
-
-def verify_domain(organization, domain="acme.test"):
-    SsoDomain.objects.filter(organization=organization, domain=domain).update(
-        verified_at=timezone.now(), verified_by="tests"
-    )
-
-
-def make_ready(connection):
-    SsoConnection.objects.filter(pk=connection.pk).update(
-        saml_idp_entity_id="https://idp.example.test/",
-        saml_idp_sso_url="https://idp.example.test/sso",
-        saml_idp_x509_cert="MIIC-not-checked-here",
-    )
-    connection.refresh_from_db()
-    return connection
 
 
 def sign_in(connection, email, **fields):
@@ -64,7 +47,7 @@ def memberships_of(user):
 
 @pytest.fixture
 def verified(organization):
-    verify_domain(organization)
+    sso_domain_verify(organization)
     return organization
 
 
@@ -122,7 +105,7 @@ def test_jit_refuses_an_unknown_email_in_a_claimed_but_unverified_domain(organiz
 
 
 def test_jit_refuses_a_domain_another_organization_verified(verified, sso_connection, other_organization):
-    verify_domain(other_organization, "globex.test")
+    sso_domain_verify(other_organization, "globex.test")
     with pytest.raises(SignInRefused) as refused:
         sign_in(sso_connection, "newcomer@globex.test")
     assert refused.value.reason == "domain_not_verified"
@@ -185,7 +168,7 @@ def test_a_concurrent_first_sign_in_of_the_same_person_signs_in_the_user_it_crea
 
 @pytest.mark.parametrize("mode", ["jit", "scim"])
 def test_a_user_of_another_organization_is_never_signed_in(organization, sso_connection, hank, mode):
-    verify_domain(organization)
+    sso_domain_verify(organization)
     Organization.objects.filter(pk=organization.pk).update(provisioning_mode=mode)
     snapshot = User.objects.filter(pk=hank.pk).values().get()
     with pytest.raises(SignInRefused) as refused:
@@ -230,7 +213,7 @@ def test_a_deactivated_user_is_refused_in_jit_mode(verified, sso_connection, man
 
 @pytest.mark.django_db(transaction=True)
 def test_in_scim_mode_an_unknown_person_is_refused_and_the_refusal_is_committed(scim_organization, sso_connection):
-    verify_domain(scim_organization)
+    sso_domain_verify(scim_organization)
     assert transaction.get_autocommit()  # no test transaction around us: what we read is committed
     with pytest.raises(SignInRefused) as refused:
         sign_in(sso_connection, "newcomer@acme.test", given_name="New")
@@ -377,8 +360,8 @@ def test_require_sso_refuses_password_sign_in_except_for_break_glass(organizatio
 
 @pytest.fixture
 def ready_to_require(organization, sso_connection, admin_user):
-    verify_domain(organization)
-    make_ready(sso_connection)
+    sso_domain_verify(organization)
+    sso_connection_make_ready(sso_connection)
     signin.user_local_login_set(organization=organization, user=admin_user, allowed=True, actor=OPERATOR)
     return organization
 
@@ -399,7 +382,7 @@ def test_require_sso_needs_a_ready_connection_with_a_verified_domain(ready_to_re
     with pytest.raises(Forbidden, match="verified domain") as refused:
         signin.organization_require_sso_set(organization=ready_to_require, require=True, actor=OPERATOR)
     assert refused.value.field == "require_sso"
-    verify_domain(ready_to_require)
+    sso_domain_verify(ready_to_require)
     SsoConnection.objects.filter(pk=sso_connection.pk).update(saml_idp_x509_cert="")  # a draft again
     with pytest.raises(Forbidden, match="verified domain"):
         signin.organization_require_sso_set(organization=ready_to_require, require=True, actor=OPERATOR)

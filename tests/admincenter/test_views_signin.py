@@ -7,31 +7,16 @@ import pytest
 from django.contrib.auth import BACKEND_SESSION_KEY, SESSION_KEY
 from django.test import Client
 from django.urls import reverse
-from django.utils import timezone
 
 from admincenter import services
-from admincenter.models import AuditEvent, Organization, SsoConnection, SsoDomain, User
+from admincenter.models import AuditEvent, Organization, User
 from admincenter.services import signin
 from tests.conftest import ADMIN_PASSWORD, OPERATOR
-from tests.factories import UserFactory
+from tests.factories import UserFactory, sso_connection_make_ready, sso_domain_verify
 
 pytestmark = pytest.mark.django_db
 
 LOGIN = "/login/"
-
-
-def make_ready(connection):
-    SsoConnection.objects.filter(pk=connection.pk).update(
-        saml_idp_entity_id="https://idp.example.test/",
-        saml_idp_sso_url="https://idp.example.test/sso",
-        saml_idp_x509_cert="MIIC-not-checked-here",
-    )
-    connection.refresh_from_db()
-    return connection
-
-
-def verify(organization, domain="acme.test"):
-    SsoDomain.objects.filter(organization=organization, domain=domain).update(verified_at=timezone.now())
 
 
 def hidden_next(response) -> str:
@@ -54,8 +39,8 @@ def member_client(member_user):
 
 @pytest.fixture
 def sso_ready(organization, sso_connection):
-    verify(organization)
-    return make_ready(sso_connection)
+    sso_domain_verify(organization)
+    return sso_connection_make_ready(sso_connection)
 
 
 # --- The email step ------------------------------------------------------------------
@@ -81,7 +66,7 @@ def test_a_verified_domain_with_a_ready_connection_goes_to_its_idp_with_next(cli
 
 
 def test_an_unverified_claimed_domain_shows_the_password_step(client, organization, sso_connection):
-    make_ready(sso_connection)  # ready, but acme.test is only claimed
+    sso_connection_make_ready(sso_connection)  # ready, but acme.test is only claimed
     response = client.post(LOGIN, {"username": "someone@acme.test", "next": "/groups/"})
     assert response.status_code == 200
     html = response.content.decode()
@@ -91,7 +76,7 @@ def test_an_unverified_claimed_domain_shows_the_password_step(client, organizati
 
 
 def test_a_verified_domain_whose_connection_is_a_draft_shows_the_password_step(client, organization):
-    verify(organization)
+    sso_domain_verify(organization)
     response = client.post(LOGIN, {"username": "someone@acme.test"})
     assert response.status_code == 200
     assert b'name="password"' in response.content
@@ -231,8 +216,8 @@ def test_my_access_needs_a_signed_in_person(client, db):
 
 @pytest.fixture
 def ready_to_require(organization, sso_connection, admin_user):
-    verify(organization)
-    make_ready(sso_connection)
+    sso_domain_verify(organization)
+    sso_connection_make_ready(sso_connection)
     signin.user_local_login_set(organization=organization, user=admin_user, allowed=True, actor=OPERATOR)
     return organization
 

@@ -17,7 +17,7 @@ from sso import views as sso_views
 from sso import views_oidc, views_saml
 from sso.identity import SsoIdentity, SsoValidationError
 from tests.conftest import ADMIN_PASSWORD
-from tests.factories import UserFactory
+from tests.factories import UserFactory, sso_connection_make_ready
 from tests.scim.helpers import ScimClient, op, patch_body
 
 pytestmark = pytest.mark.django_db
@@ -48,21 +48,11 @@ def idp(monkeypatch):
     return stand_in
 
 
-def make_ready_saml(connection):
-    SsoConnection.objects.filter(pk=connection.pk).update(
-        saml_idp_entity_id="https://idp.example.test/",
-        saml_idp_sso_url="https://idp.example.test/sso",
-        saml_idp_x509_cert="MIIC-not-checked-here",
-    )
-    connection.refresh_from_db()
-    return connection
-
-
 @pytest.fixture
 def ready(organization, sso_connection):
     """Acme's PingOne connection, ready, with acme.test verified."""
     SsoDomain.objects.filter(organization=organization).update(verified_at=timezone.now())
-    return make_ready_saml(sso_connection)
+    return sso_connection_make_ready(sso_connection)
 
 
 def login_url(connection, **params):

@@ -2,6 +2,7 @@
 given, and the look-ups that may miss return ``None`` for the views to answer 404."""
 
 import uuid
+from pathlib import Path
 
 import pytest
 
@@ -87,3 +88,28 @@ def test_break_glass_users_are_home_users_allowed_a_password(organization, admin
     services.user_local_login_set(organization=organization, user=admin_user, allowed=True, actor=OPERATOR)
     assert list(users_selectors.break_glass_users(organization=organization)) == [admin_user]
     assert admin_user not in users_selectors.break_glass_users(organization=other_organization)
+
+
+# --- reads stay in the selectors ----------------------------------------------------------
+
+ROOT = Path(__file__).resolve().parents[2]
+VIEW_FILES = sorted(
+    [*(ROOT / "admincenter" / "views").glob("*.py"), *(ROOT / "sso").glob("views*.py"), ROOT / "scim" / "views.py"]
+)
+
+
+@pytest.mark.parametrize("path", VIEW_FILES, ids=lambda p: str(p.relative_to(ROOT)))
+def test_views_build_no_queryset_themselves(path):
+    """Views call selectors (reads) and services (writes); a model manager here is a read that escaped."""
+    source = path.read_text()
+    assert ".objects." not in source and "get_object_or_404" not in source, path
+
+
+def test_the_scim_connection_is_looked_up_in_one_place():
+    spelled = [
+        str(path.relative_to(ROOT))
+        for folder in ("admincenter", "scim", "sso")
+        for path in (ROOT / folder).rglob("*.py")
+        if "scim_enabled=True).first()" in path.read_text()
+    ]
+    assert spelled == ["admincenter/selectors/sso.py"]

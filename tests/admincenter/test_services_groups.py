@@ -18,29 +18,12 @@ from admincenter.models import (
     MembershipOwner,
     ProductInstance,
     Role,
-    SystemGroupKey,
     User,
 )
-from admincenter.services import Actor
 from tests.conftest import OPERATOR
 from tests.factories import GroupFactory
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def admin(admin_user):
-    return Actor.admin(admin_user)
-
-
-@pytest.fixture
-def everyone(organization):
-    return Group.objects.get(organization=organization, system_key=SystemGroupKey.EVERYONE)
-
-
-@pytest.fixture
-def admins_group(organization):
-    return Group.objects.get(organization=organization, system_key=SystemGroupKey.ADMIN_CENTER_ADMINS)
 
 
 @pytest.fixture

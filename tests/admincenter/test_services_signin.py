@@ -18,7 +18,6 @@ from admincenter.models import (
     Outcome,
     SsoConnection,
     SsoDomain,
-    SystemGroupKey,
     User,
     UserSource,
 )
@@ -56,16 +55,6 @@ def claims_connection(verified, sso_connection):
     SsoConnection.objects.filter(pk=sso_connection.pk).update(group_claims_enabled=True)
     sso_connection.refresh_from_db()
     return sso_connection
-
-
-@pytest.fixture
-def hank(other_organization):
-    return User.objects.get(email="hank@globex.test")
-
-
-@pytest.fixture
-def admins_group(organization):
-    return Group.objects.get(organization=organization, system_key=SystemGroupKey.ADMIN_CENTER_ADMINS)
 
 
 # --- JIT mode ----------------------------------------------------------------------

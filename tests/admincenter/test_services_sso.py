@@ -23,18 +23,12 @@ from admincenter.models import (
     User,
     UserSource,
 )
-from admincenter.services import Actor
 from admincenter.services.sso import certificate_fingerprint
 from tests.conftest import OPERATOR
 from tests.factories import GroupFactory, OrganizationFactory, UserFactory
 from tests.sso.metadata_support import certificate_body, certificate_der, certificate_pem
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def admin(admin_user):
-    return Actor.admin(admin_user)
 
 
 def the_event(organization, action, **filters):

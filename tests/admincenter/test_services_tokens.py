@@ -11,16 +11,10 @@ from django.utils import timezone
 from admincenter import services
 from admincenter.errors import Conflict, Forbidden, InvalidValue, NotFound, Unauthenticated
 from admincenter.models import ActorType, AuditEvent, Organization, ScimToken, SsoConnection
-from admincenter.services import Actor
 from admincenter.services.tokens import MAX_EXPIRY_DAYS, TOKEN_PREFIX, hash_token
 from tests.conftest import OPERATOR
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def admin(admin_user):
-    return Actor.admin(admin_user)
 
 
 def assert_event_holds_no_secret(event, raw):

@@ -11,36 +11,17 @@ from admincenter.errors import Conflict, Forbidden, InvalidValue, NotFound
 from admincenter.models import (
     ActorType,
     AuditEvent,
-    Group,
     GroupMembership,
     MembershipOwner,
     OrgMembership,
-    SystemGroupKey,
     User,
     UserSource,
 )
-from admincenter.services import Actor
 from tests.conftest import OPERATOR
 
 pytestmark = pytest.mark.django_db
 
 PASSWORD = "Correct-Horse-42"
-
-
-@pytest.fixture
-def admin(admin_user):
-    return Actor.admin(admin_user)
-
-
-@pytest.fixture
-def admins_group(organization):
-    return Group.objects.get(organization=organization, system_key=SystemGroupKey.ADMIN_CENTER_ADMINS)
-
-
-@pytest.fixture
-def hank(other_organization):
-    """A (SCIM-managed) home user of Globex."""
-    return User.objects.get(email="hank@globex.test")
 
 
 @pytest.fixture

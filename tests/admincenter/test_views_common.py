@@ -17,19 +17,6 @@ OPERATOR = Actor.operator("tests")
 
 
 @pytest.fixture
-def member_user(organization):
-    """An active user of ``organization`` who is not an Admin Center administrator."""
-    return UserFactory(organization=organization, email="member@acme.test", password=ADMIN_PASSWORD)
-
-
-@pytest.fixture
-def member_client(member_user):
-    client = Client()
-    client.force_login(member_user)
-    return client
-
-
-@pytest.fixture
 def other_admin_client(other_organization):
     client = Client()
     client.force_login(other_organization.home_users.get(email="admin@globex.test"))

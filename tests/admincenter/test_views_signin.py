@@ -12,7 +12,7 @@ from admincenter import services
 from admincenter.models import AuditEvent, Organization, User
 from admincenter.services import signin
 from tests.conftest import ADMIN_PASSWORD, OPERATOR
-from tests.factories import UserFactory, sso_connection_make_ready, sso_domain_verify
+from tests.factories import sso_connection_make_ready, sso_domain_verify
 
 pytestmark = pytest.mark.django_db
 
@@ -23,18 +23,6 @@ def hidden_next(response) -> str:
     match = re.search(r'<input type="hidden" name="next" value="([^"]*)">', response.content.decode())
     assert match, "the form carries next"
     return match.group(1)
-
-
-@pytest.fixture
-def member_user(organization):
-    return UserFactory(organization=organization, email="member@acme.test", password=ADMIN_PASSWORD)
-
-
-@pytest.fixture
-def member_client(member_user):
-    client = Client()
-    client.force_login(member_user)
-    return client
 
 
 @pytest.fixture

@@ -43,6 +43,13 @@ def connection_state(organization):
     )
 
 
+def entra_create(organization, admin, **settings):
+    """An OIDC connection named Entra, created by ``admin`` with ``settings``."""
+    return services.sso_connection_create(
+        organization=organization, name="Entra", protocol="oidc", actor=admin, **settings
+    )
+
+
 # --- sso_connection_create -----------------------------------------------------------
 
 
@@ -90,9 +97,7 @@ def test_public_mail_domains_are_refused(organization, admin, domain):
     before = connection_state(organization)
     events_before = AuditEvent.objects.count()
     with pytest.raises(InvalidValue, match="public mail domain") as exc:
-        services.sso_connection_create(
-            organization=organization, name="Entra", protocol="oidc", domains=["ok.example", domain], actor=admin
-        )
+        entra_create(organization, admin, domains=["ok.example", domain])
     assert exc.value.field == "domains"
     assert connection_state(organization) == before
     assert AuditEvent.objects.count() == events_before
@@ -101,18 +106,14 @@ def test_public_mail_domains_are_refused(organization, admin, domain):
 @pytest.mark.parametrize("domain", ["not a domain", "nodot", "-bad.example", "a..example"])
 def test_malformed_domains_are_refused(organization, admin, domain):
     with pytest.raises(InvalidValue):
-        services.sso_connection_create(
-            organization=organization, name="Entra", protocol="oidc", domains=[domain], actor=admin
-        )
+        entra_create(organization, admin, domains=[domain])
     assert not SsoConnection.objects.filter(name="Entra").exists()
 
 
 def test_another_organization_may_claim_a_domain_but_not_verify_it_here(organization, other_organization, admin):
     # A domain identifies an organization only once verified (admincenter.models.SsoDomain);
     # an unverified claim in two organizations is allowed, and neither is verified by it.
-    conn = services.sso_connection_create(
-        organization=organization, name="Entra", protocol="oidc", domains=["Globex.test"], actor=admin
-    )
+    conn = entra_create(organization, admin, domains=["Globex.test"])
     assert conn.domain_names == ["globex.test"]
     assert not SsoDomain.objects.filter(domain="globex.test", verified_at__isnull=False).exists()
     assert SsoDomain.objects.filter(domain="globex.test").count() == 2
@@ -120,9 +121,7 @@ def test_another_organization_may_claim_a_domain_but_not_verify_it_here(organiza
 
 def test_a_domain_is_unique_across_connections_of_one_organization(organization, admin):
     with pytest.raises(Conflict):
-        services.sso_connection_create(
-            organization=organization, name="Entra", protocol="oidc", domains=["acme.test"], actor=admin
-        )
+        entra_create(organization, admin, domains=["acme.test"])
 
 
 def test_connection_names_are_unique_per_organization(organization, other_organization, admin):
@@ -204,9 +203,7 @@ def test_sso_connection_update_never_audits_settings_values(organization, sso_co
 
 
 def test_sso_connection_update_refusal_changes_nothing(organization, other_organization, sso_connection, admin):
-    services.sso_connection_create(
-        organization=organization, name="Entra", protocol="oidc", domains=["entra.test"], actor=admin
-    )
+    entra_create(organization, admin, domains=["entra.test"])
     before = connection_state(organization)
     events_before = AuditEvent.objects.count()
 
@@ -293,14 +290,12 @@ def test_a_connection_without_its_required_values_is_a_draft(organization, admin
 
 
 def test_an_empty_client_secret_on_update_keeps_the_stored_one(organization, admin):
-    conn = services.sso_connection_create(
-        organization=organization,
-        name="Entra",
-        protocol="oidc",
+    conn = entra_create(
+        organization,
+        admin,
         oidc_issuer="https://login.example",
         oidc_client_id="client",
         oidc_client_secret="first-secret",
-        actor=admin,
     )
     stored = SsoConnection.objects.get(pk=conn.pk).oidc_client_secret_encrypted
     for keep in ("", None, "   "):
@@ -321,13 +316,7 @@ def test_an_empty_client_secret_on_update_keeps_the_stored_one(organization, adm
 
 
 def test_update_audits_each_changed_setting_with_old_and_new_value(organization, admin):
-    conn = services.sso_connection_create(
-        organization=organization,
-        name="Entra",
-        protocol="oidc",
-        oidc_issuer="https://login.example",
-        actor=admin,
-    )
+    conn = entra_create(organization, admin, oidc_issuer="https://login.example")
     services.sso_connection_update(
         organization=organization,
         connection=conn,
@@ -354,14 +343,12 @@ def test_update_audits_each_changed_setting_with_old_and_new_value(organization,
 
 
 def test_changing_the_protocol_clears_the_old_protocols_settings(organization, admin):
-    conn = services.sso_connection_create(
-        organization=organization,
-        name="Entra",
-        protocol="oidc",
+    conn = entra_create(
+        organization,
+        admin,
         oidc_issuer="https://login.example",
         oidc_client_id="client",
         oidc_client_secret="s3cr3t-value",
-        actor=admin,
     )
     services.sso_connection_update(
         organization=organization, connection=conn, protocol="saml", saml_idp_entity_id="urn:idp", actor=admin
@@ -423,14 +410,7 @@ def test_invalid_settings_are_refused_with_the_field_name(organization, admin, p
 
 
 def test_group_claims_may_grant_admin_only_with_the_separate_opt_in(organization, admin):
-    conn = services.sso_connection_create(
-        organization=organization,
-        name="Entra",
-        protocol="oidc",
-        group_claims_enabled=True,
-        group_claims_grant_admin=True,
-        actor=admin,
-    )
+    conn = entra_create(organization, admin, group_claims_enabled=True, group_claims_grant_admin=True)
     assert (conn.group_claims_enabled, conn.group_claims_grant_admin) == (True, True)
     with pytest.raises(InvalidValue) as error:
         services.sso_connection_update(

@@ -13,7 +13,6 @@ against real identity providers this project did not write (``tests/e2e/idp.py``
 from __future__ import annotations
 
 import os
-import shutil
 import threading
 import uuid
 from pathlib import Path
@@ -26,6 +25,7 @@ from admincenter import services
 from admincenter.models import SsoConnection, SsoDomain
 from sso.endpoints import sp_values
 from sso.metadata import fetch_idp_metadata
+from tests.chromium import chromium_launch, chromium_missing, sync_playwright
 from tests.e2e.cast import (
     OIDC_CLIENT_ID,
     OIDC_CLIENT_SECRET,
@@ -47,26 +47,8 @@ from tests.e2e.idp import (
     missing_simplesamlphp,
 )
 
-# Playwright's sync API keeps an asyncio loop in this thread; Django would otherwise
-# refuse the ORM calls the tests make between browser steps.
-os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-
-try:
-    from playwright.sync_api import sync_playwright
-except ImportError:  # pragma: no cover - depends on the machine
-    sync_playwright = None
-
-CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 ADMIN_PASSWORD = "Correct-Horse-42"
+OIDC_SCOPES = "openid email profile groups"
 
 
 def running_in_ci() -> bool:
@@ -78,14 +60,6 @@ def skip_or_fail(reason: str) -> None:
     if running_in_ci():
         pytest.fail(f"CI=true but the end-to-end sign-in tests cannot run: {reason}", pytrace=False)
     pytest.skip(reason)
-
-
-def _missing_browser() -> str:
-    if sync_playwright is None:
-        return "needs Playwright for Python: pip install -r requirements.txt"
-    if not (os.path.exists(CHROMIUM) or shutil.which("chromium")):
-        return f"needs Chromium at {CHROMIUM}: apt-get install chromium"
-    return ""
 
 
 def pytest_collection_modifyitems(config, items):
@@ -122,12 +96,11 @@ def live_server(django_db_setup, django_db_blocker):
 @pytest.fixture(scope="package")
 def chromium():
     """One browser for this package's tests, closed when they are done (see above)."""
-    reason = _missing_browser()
+    reason = chromium_missing()
     if reason:
         skip_or_fail(reason)
-    executable = CHROMIUM if os.path.exists(CHROMIUM) else shutil.which("chromium")
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=executable, headless=True, args=CHROMIUM_ARGS)
+        browser = chromium_launch(playwright)
         yield browser
         browser.close()
 
@@ -140,7 +113,7 @@ def _relying_party(live_server, public_id: uuid.UUID, protocol: str):
 
 @pytest.fixture(scope="session")
 def saml_idp(live_server, tmp_path_factory):
-    reason = _missing_browser() or missing_simplesamlphp()
+    reason = chromium_missing() or missing_simplesamlphp()
     if reason:
         skip_or_fail(reason)
     values = _relying_party(live_server, SAML_CONNECTION_ID, "saml")
@@ -154,7 +127,7 @@ def saml_idp(live_server, tmp_path_factory):
 
 
 def _start_oidc_provider(live_server, workdir, *, conform_id_token_claims: bool):
-    reason = _missing_browser() or missing_oidc_provider()
+    reason = chromium_missing() or missing_oidc_provider()
     if reason:
         skip_or_fail(reason)
     basic = _relying_party(live_server, OIDC_CONNECTION_ID, "oidc")
@@ -281,44 +254,44 @@ def saml_connection(acme, saml_idp):
     )
 
 
-def _oidc_connection(organization, provider):
+def _oidc_connection(
+    organization, provider, *, name="oidc-provider", public_id=OIDC_CONNECTION_ID, client_id=OIDC_CLIENT_ID, **settings
+):
+    """A connection to ``provider`` as one of the relying parties it was started with (tests/e2e/cast.py)."""
     return _connect(
         organization,
-        name="oidc-provider",
+        name=name,
         protocol="oidc",
-        public_id=OIDC_CONNECTION_ID,
+        public_id=public_id,
         domain="acme.test",
         oidc_issuer=provider.issuer,
-        oidc_client_id=OIDC_CLIENT_ID,
+        oidc_client_id=client_id,
         oidc_client_secret=OIDC_CLIENT_SECRET,
-        oidc_scopes="openid email profile groups",
+        **settings,
     )
 
 
 @pytest.fixture
 def oidc_connection(acme, oidc_idp):
     """Authenticates at the token endpoint with client_secret_basic, the default."""
-    return _oidc_connection(acme, oidc_idp)
+    return _oidc_connection(acme, oidc_idp, oidc_scopes=OIDC_SCOPES)
 
 
 @pytest.fixture
 def oidc_userinfo_connection(acme, oidc_idp_userinfo_only):
     """The same relying party, at the provider whose ID tokens carry no email."""
-    return _oidc_connection(acme, oidc_idp_userinfo_only)
+    return _oidc_connection(acme, oidc_idp_userinfo_only, oidc_scopes=OIDC_SCOPES)
 
 
 @pytest.fixture
 def oidc_post_connection(acme, oidc_idp):
-    """Authenticates at the token endpoint with client_secret_post."""
-    return _connect(
+    """Authenticates at the token endpoint with client_secret_post (and asks for the default scopes)."""
+    return _oidc_connection(
         acme,
+        oidc_idp,
         name="oidc-provider (post)",
-        protocol="oidc",
         public_id=OIDC_POST_CONNECTION_ID,
-        domain="acme.test",
-        oidc_issuer=oidc_idp.issuer,
-        oidc_client_id=OIDC_POST_CLIENT_ID,
-        oidc_client_secret=OIDC_CLIENT_SECRET,
+        client_id=OIDC_POST_CLIENT_ID,
         oidc_token_auth_method="client_secret_post",
     )
 

@@ -23,10 +23,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import requests
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
-from cryptography.x509.oid import NameOID
+from cryptography.hazmat.primitives import serialization
+
+from tests.certificates import self_signed_certificate
 
 E2E_DIR = Path(__file__).resolve().parent
 SIMPLESAMLPHP_TEMPLATES = E2E_DIR / "simplesamlphp"
@@ -61,27 +60,6 @@ def missing_oidc_provider() -> str:
     if not (OIDC_PROVIDER_DIR / "node_modules" / "oidc-provider" / "package.json").exists():
         return f"needs the npm packages of {OIDC_PROVIDER_DIR.relative_to(E2E_DIR.parents[1])}: run `npm ci` there"
     return ""
-
-
-def _self_signed_certificate(common_name: str) -> tuple[str, str]:
-    """A fresh RSA key and a self-signed certificate (PEM) for the IdP's signatures."""
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
-    now = datetime.datetime.now(datetime.UTC)
-    certificate = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(days=2))
-        .sign(key, hashes.SHA256())
-    )
-    key_pem = key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.TraditionalOpenSSL, serialization.NoEncryption()
-    ).decode()
-    return key_pem, certificate.public_bytes(serialization.Encoding.PEM).decode()
 
 
 def _wait_until_serving(url: str, process: subprocess.Popen, log_path: Path) -> None:
@@ -181,7 +159,12 @@ class SimpleSamlIdp:
         shutil.copytree(SIMPLESAMLPHP_TEMPLATES, self.workdir, dirs_exist_ok=True)
         for name in ("cert", "log", "data", "tmp", "sessions"):
             (self.workdir / name).mkdir(exist_ok=True)
-        key_pem, self.certificate_pem = _self_signed_certificate(IDP_HOST)
+        key_pem, self.certificate_pem = self_signed_certificate(
+            IDP_HOST,
+            backdated=datetime.timedelta(minutes=5),
+            valid_for=datetime.timedelta(days=2),
+            key_format=serialization.PrivateFormat.TraditionalOpenSSL,
+        )
         (self.workdir / "cert" / "idp.key").write_text(key_pem)
         (self.workdir / "cert" / "idp.crt").write_text(self.certificate_pem)
         self.configure(users=users, service_providers=service_providers)

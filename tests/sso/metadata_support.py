@@ -3,13 +3,9 @@
 from __future__ import annotations
 
 import base64
-import datetime
 from functools import lru_cache
 
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
-from cryptography.x509.oid import NameOID
+from tests.certificates import self_signed_certificate
 
 IDP_ENTITY_ID = "https://idp.example.test/saml2/metadata"
 IDP_SSO_URL = "https://idp.example.test/saml2/sso"
@@ -17,20 +13,7 @@ IDP_SSO_URL = "https://idp.example.test/saml2/sso"
 
 @lru_cache(maxsize=4)
 def certificate_pem(common_name: str = "idp.example.test") -> str:
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
-    now = datetime.datetime.now(datetime.UTC)
-    certificate = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(days=1))
-        .not_valid_after(now + datetime.timedelta(days=365))
-        .sign(key, hashes.SHA256())
-    )
-    return certificate.public_bytes(serialization.Encoding.PEM).decode()
+    return self_signed_certificate(common_name)[1]
 
 
 def certificate_body(pem: str) -> str:

@@ -30,18 +30,11 @@ from sso.endpoints import sp_values
 from sso.identity import SsoValidationError
 from tests.sso.saml_support import PERSISTENT_FORMAT, STATUS_RESPONDER, build_response, encode, make_idp
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("empty_cache")]
 
 IDP = make_idp()
 # Same entity ID and URL, another key: what an attacker without the IdP's key can sign with.
 IMPOSTOR = make_idp(key_name="impostor")
-
-
-@pytest.fixture(autouse=True)
-def _empty_cache():
-    cache.clear()
-    yield
-    cache.clear()
 
 
 @pytest.fixture

@@ -8,12 +8,14 @@ docs/idp-notes.md#what-every-client-gets say a response must be. Tests compare w
 from __future__ import annotations
 
 import json
+import uuid
 from typing import Any
 
 import pytest
 from django.test import Client
+from django.utils import timezone
 
-from admincenter.models import Group, GroupKind, GroupMembership, User
+from admincenter.models import Group, GroupKind, GroupMembership, User, UserSource
 
 BASE_PATH = "/api/scim/v2"
 BASE = f"http://testserver{BASE_PATH}"
@@ -297,3 +299,53 @@ def group_body(name: str, members: list | None = None, **attributes) -> dict:
     if members is not None:
         body["members"] = [{"value": str(getattr(m, "pk", m))} for m in members]
     return body
+
+
+# --- many rows at once ------------------------------------------------------------------
+
+
+def scim_users_bulk_create(
+    organization, connection, count: int, *, email: str, external_id: str = "", created_at=None
+) -> list[User]:
+    """``count`` SCIM-provisioned users in one bulk insert, for list, filter and query-count
+    tests: no audit events and no *Everyone* memberships, which these tests do not read.
+    ``email`` and ``external_id`` are format strings of the row number ``i``."""
+    now = created_at or timezone.now()
+    users = [
+        User(
+            id=uuid.uuid4(),
+            email=email.format(i=i),
+            home_organization=organization,
+            given_name=f"Given{i}",
+            family_name=f"Family{i}",
+            source=UserSource.SCIM,
+            scim_connection=connection,
+            external_id=external_id.format(i=i),
+            password="!",
+            created_at=now,
+            updated_at=now,
+        )
+        for i in range(count)
+    ]
+    return User.objects.bulk_create(users, batch_size=1000)
+
+
+def assert_service_provider_config_complete(body: dict) -> None:
+    """Every capability of /ServiceProviderConfig is present with a value (booleans and zeros
+    count as values), as RFC 7643 section 5 requires and IdP test connections check."""
+    for key in ("patch", "bulk", "filter", "changePassword", "sort", "etag", "authenticationSchemes"):
+        assert body[key] not in (None, "", [], {}), key
+    scheme = body["authenticationSchemes"][0]
+    assert scheme["type"] and scheme["description"] and scheme["name"]
+    for section, key in (
+        ("etag", "supported"),
+        ("sort", "supported"),
+        ("changePassword", "supported"),
+        ("filter", "maxResults"),
+        ("filter", "supported"),
+        ("bulk", "supported"),
+        ("bulk", "maxOperations"),
+        ("bulk", "maxPayloadSize"),
+        ("patch", "supported"),
+    ):
+        assert body[section][key] is not None, (section, key)

@@ -9,9 +9,9 @@ import pytest
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
-from django.utils import timezone
 
-from admincenter.models import Group, GroupKind, GroupMembership, MembershipOwner, User, UserSource
+from admincenter.models import Group, GroupKind, GroupMembership, MembershipOwner, User
+from tests.scim.helpers import scim_users_bulk_create
 
 BASE = "/api/scim/v2"
 PATCH = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
@@ -22,26 +22,8 @@ def client(scim_token):
     return Client(HTTP_AUTHORIZATION=f"Bearer {scim_token}")
 
 
-def _bulk_users(organization, connection_, count: int, prefix: str = "u") -> list[User]:
-    now = timezone.now()
-    users = [
-        User(
-            id=uuid.uuid4(),
-            email=f"{prefix}{i}@acme.test",
-            home_organization=organization,
-            given_name=f"Given{i}",
-            family_name=f"Family{i}",
-            source=UserSource.SCIM,
-            scim_connection=connection_,
-            external_id=f"ext-{prefix}{i}",
-            password="!",
-            created_at=now,
-            updated_at=now,
-        )
-        for i in range(count)
-    ]
-    User.objects.bulk_create(users, batch_size=1000)
-    return users
+def _bulk_users(organization, connection_, count: int) -> list[User]:
+    return scim_users_bulk_create(organization, connection_, count, email="u{i}@acme.test", external_id="ext-u{i}")
 
 
 def _bulk_groups(organization, connection_, users, *, groups: int, members_each: int) -> list[Group]:

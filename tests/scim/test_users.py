@@ -38,6 +38,7 @@ from tests.scim.helpers import (
     fast_password_hashing,  # noqa: F401 (autouse)
     op,
     patch_body,
+    scim_users_bulk_create,
     user_body,
 )
 
@@ -60,24 +61,8 @@ def _actions() -> list[str]:
     return list(events.order_by("id").values_list("action", flat=True))
 
 
-def _bulk_users(organization, connection, count, *, prefix="bulk", created_at=None):
-    now = created_at or timezone.now()
-    users = [
-        User(
-            id=uuid.uuid4(),
-            email=f"{prefix}{i:04d}@acme.test",
-            home_organization=organization,
-            given_name=f"Given{i}",
-            family_name=f"Family{i}",
-            source=UserSource.SCIM,
-            scim_connection=connection,
-            password="!",
-            created_at=now,
-            updated_at=now,
-        )
-        for i in range(count)
-    ]
-    return User.objects.bulk_create(users, batch_size=500)
+def _bulk_users(organization, connection, count, *, created_at=None):
+    return scim_users_bulk_create(organization, connection, count, email="bulk{i:04d}@acme.test", created_at=created_at)
 
 
 def _listed_ids(body) -> list[str]:

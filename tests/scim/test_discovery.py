@@ -13,7 +13,6 @@ from tests.scim.helpers import (
     SCHEMA_URN,
     SPC_URN,
     USER_URN,
-    ScimClient,
     assert_error,
     assert_scim,
     assert_service_provider_config_complete,
@@ -21,12 +20,6 @@ from tests.scim.helpers import (
     expected_list,
     fast_password_hashing,  # noqa: F401 (autouse)
 )
-
-
-@pytest.fixture
-def scim(scim_token):
-    return ScimClient(scim_token)
-
 
 EXPECTED_SPC = {
     "schemas": [SPC_URN],

@@ -27,11 +27,6 @@ from tests.scim.helpers import (
 LEAK = "psycopg.errors.Boom at /srv/app/secret_module.py line 42"
 
 
-@pytest.fixture
-def scim(scim_token):
-    return ScimClient(scim_token)
-
-
 def _error_cases(user, group):
     """(request, status, scimType) for each kind of error the API produces."""
     return [

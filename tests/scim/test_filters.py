@@ -14,7 +14,6 @@ from tests.scim.helpers import (
     ENTERPRISE_URN,
     GROUP_URN,
     USER_URN,
-    ScimClient,
     assert_error,
     assert_scim,
     expected_group,
@@ -22,11 +21,6 @@ from tests.scim.helpers import (
     expected_user,
     fast_password_hashing,  # noqa: F401 (autouse)
 )
-
-
-@pytest.fixture
-def scim(scim_token):
-    return ScimClient(scim_token)
 
 
 @pytest.fixture

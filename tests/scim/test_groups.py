@@ -27,7 +27,6 @@ from tests.scim.helpers import (
     EMPTY_LIST,
     ENTRA_GROUP_URN,
     GROUP_URN,
-    ScimClient,
     assert_error,
     assert_scim,
     expected_group,
@@ -38,11 +37,6 @@ from tests.scim.helpers import (
     op,
     patch_body,
 )
-
-
-@pytest.fixture
-def scim(scim_token):
-    return ScimClient(scim_token)
 
 
 @pytest.fixture

@@ -25,11 +25,6 @@ from tests.scim.helpers import (
 
 
 @pytest.fixture
-def scim(scim_token):
-    return ScimClient(scim_token)
-
-
-@pytest.fixture
 def theirs(other_organization):
     user = other_organization.home_users.get(email="hank@globex.test")
     group = Group.objects.get(organization=other_organization, name="Globex Sales")

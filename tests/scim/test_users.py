@@ -29,7 +29,6 @@ from tests.scim.helpers import (
     EMPTY_LIST,
     ENTERPRISE_URN,
     USER_URN,
-    ScimClient,
     assert_error,
     assert_scim,
     expected_deleted_user,
@@ -43,11 +42,6 @@ from tests.scim.helpers import (
 )
 
 PASSWORD = "Pa55-w0rd-never-returned"
-
-
-@pytest.fixture
-def scim(scim_token):
-    return ScimClient(scim_token)
 
 
 def _created(response) -> User:

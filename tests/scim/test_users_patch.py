@@ -18,7 +18,6 @@ from tests.scim.helpers import (
     ENTERPRISE_URN,
     PATCH_URN,
     USER_URN,
-    ScimClient,
     assert_error,
     assert_scim,
     expected_user,
@@ -30,11 +29,6 @@ from tests.scim.helpers import (
 ABSENT = "<absent>"
 MANAGER = f"{ENTERPRISE_URN}:manager"
 PASSWORD = "Okta-synced-Pa55word"
-
-
-@pytest.fixture
-def scim(scim_token):
-    return ScimClient(scim_token)
 
 
 @pytest.fixture

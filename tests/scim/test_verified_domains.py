@@ -24,11 +24,6 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def scim(scim_token):
-    return ScimClient(scim_token)
-
-
-@pytest.fixture
 def globex_verified(other_organization):
     """Globex verified globex.test; it holds one user there, hank@globex.test."""
     return domain_verify_without_dns(organization=other_organization, domain="globex.test", actor=OPERATOR)

@@ -1,14 +1,16 @@
 """Fixtures the Admin Center's service and view tests share: the acting administrator, the
-organization's system groups, a member who is no administrator, and Globex's Hank. The
-organizations and connections they build on come from tests/conftest.py."""
+organization's system groups, a member who is no administrator (and one who edits content),
+Globex's Hank, and an organization ready to require SSO. The organizations and connections
+they build on come from tests/conftest.py."""
 
 import pytest
 from django.test import Client
 
+from admincenter import services
 from admincenter.models import Group, SystemGroupKey, User
-from admincenter.services import Actor
-from tests.conftest import ADMIN_PASSWORD
-from tests.factories import UserFactory
+from admincenter.services import Actor, signin
+from tests.conftest import ADMIN_PASSWORD, OPERATOR
+from tests.factories import UserFactory, sso_connection_make_ready, sso_domain_verify
 
 
 @pytest.fixture
@@ -44,3 +46,25 @@ def member_client(member_user):
     client = Client()
     client.force_login(member_user)
     return client
+
+
+@pytest.fixture
+def member_editors(member_user, organization, cms_instance):
+    """An *Editors* group with ``member_user`` in it, granted Content Editors on the CMS instance."""
+    group = services.group_create(organization=organization, name="Editors", actor=OPERATOR)
+    services.group_members_add(organization=organization, group=group, user_ids=[member_user.pk], actor=OPERATOR)
+    role = cms_instance.product.roles.get(key="content_editors")
+    services.group_grant_add(
+        organization=organization, group=group, instance=cms_instance, roles=[role], actor=OPERATOR
+    )
+    return group
+
+
+@pytest.fixture
+def ready_to_require(organization, sso_connection, admin_user):
+    """``organization`` with a verified domain, a ready connection and an admin who keeps a
+    password: everything requiring SSO asks for first."""
+    sso_domain_verify(organization)
+    sso_connection_make_ready(sso_connection)
+    signin.user_local_login_set(organization=organization, user=admin_user, allowed=True, actor=OPERATOR)
+    return organization

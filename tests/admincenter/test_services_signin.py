@@ -25,7 +25,7 @@ from admincenter.services import Actor, signin
 from admincenter.services.signin import SignInContext, SignInRefused
 from sso.identity import SsoIdentity, SsoValidationError
 from tests.conftest import ADMIN_PASSWORD, OPERATOR
-from tests.factories import GroupFactory, UserFactory, sso_connection_make_ready, sso_domain_verify
+from tests.factories import GroupFactory, UserFactory, sso_domain_verify
 
 pytestmark = pytest.mark.django_db
 
@@ -345,14 +345,6 @@ def test_require_sso_refuses_password_sign_in_except_for_break_glass(organizatio
     admin_user.refresh_from_db()
     signin.password_sign_in(user=admin_user, context=CONTEXT)
     assert events("login.success")[0].target_label == "admin@acme.test"
-
-
-@pytest.fixture
-def ready_to_require(organization, sso_connection, admin_user):
-    sso_domain_verify(organization)
-    sso_connection_make_ready(sso_connection)
-    signin.user_local_login_set(organization=organization, user=admin_user, allowed=True, actor=OPERATOR)
-    return organization
 
 
 def test_require_sso_is_switched_on_and_off_and_audited(ready_to_require):

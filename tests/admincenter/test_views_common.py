@@ -95,13 +95,7 @@ def test_post_only_actions_are_guarded_too(client, member_client, custom_group, 
     assert custom_group.name == "Marketing"
 
 
-def test_the_403_page_lists_the_members_own_access(member_client, member_user, organization, cms_instance):
-    group = services.group_create(organization=organization, name="Editors", actor=OPERATOR)
-    services.group_members_add(organization=organization, group=group, user_ids=[member_user.pk], actor=OPERATOR)
-    role = cms_instance.product.roles.get(key="content_editors")
-    services.group_grant_add(
-        organization=organization, group=group, instance=cms_instance, roles=[role], actor=OPERATOR
-    )
+def test_the_403_page_lists_the_members_own_access(member_client, member_editors):
     response = member_client.get(reverse("user_list"))
     assert response.status_code == 403
     assert b"Your product access" in response.content

@@ -8,10 +8,8 @@ from django.contrib.auth import BACKEND_SESSION_KEY, SESSION_KEY
 from django.test import Client
 from django.urls import reverse
 
-from admincenter import services
 from admincenter.models import AuditEvent, Organization, User
-from admincenter.services import signin
-from tests.conftest import ADMIN_PASSWORD, OPERATOR
+from tests.conftest import ADMIN_PASSWORD
 from tests.factories import sso_connection_make_ready, sso_domain_verify
 
 pytestmark = pytest.mark.django_db
@@ -174,13 +172,7 @@ def test_the_dashboard_sends_non_admins_to_my_access(member_client, admin_client
     assert admin_client.get(reverse("home")).status_code == 200
 
 
-def test_my_access_lists_the_persons_instances_and_roles(member_client, member_user, organization, cms_instance):
-    group = services.group_create(organization=organization, name="Editors", actor=OPERATOR)
-    services.group_members_add(organization=organization, group=group, user_ids=[member_user.pk], actor=OPERATOR)
-    role = cms_instance.product.roles.get(key="content_editors")
-    services.group_grant_add(
-        organization=organization, group=group, instance=cms_instance, roles=[role], actor=OPERATOR
-    )
+def test_my_access_lists_the_persons_instances_and_roles(member_client, member_editors):
     response = member_client.get(reverse("my_access"))
     html = response.content.decode()
     assert response.status_code == 200
@@ -200,14 +192,6 @@ def test_my_access_needs_a_signed_in_person(client, db):
 
 
 # --- Settings > Sign-in policy ------------------------------------------------------------
-
-
-@pytest.fixture
-def ready_to_require(organization, sso_connection, admin_user):
-    sso_domain_verify(organization)
-    sso_connection_make_ready(sso_connection)
-    signin.user_local_login_set(organization=organization, user=admin_user, allowed=True, actor=OPERATOR)
-    return organization
 
 
 def test_the_sign_in_policy_page_is_for_admins(admin_client, member_client):

@@ -126,14 +126,15 @@ def saml_idp(live_server, tmp_path_factory):
     idp.stop()
 
 
-def _start_oidc_provider(live_server, workdir, *, conform_id_token_claims: bool):
+def _running_oidc_provider(live_server, workdir, *, conform_id_token_claims: bool):
+    """oidc-provider started for this session's relying parties, stopped when the session ends."""
     reason = chromium_missing() or missing_oidc_provider()
     if reason:
         skip_or_fail(reason)
     basic = _relying_party(live_server, OIDC_CONNECTION_ID, "oidc")
     post = _relying_party(live_server, OIDC_POST_CONNECTION_ID, "oidc")
     provider = OidcProvider(workdir, conform_id_token_claims=conform_id_token_claims)
-    return provider.start(
+    provider.start(
         clients=[
             OidcClient(OIDC_CLIENT_ID, OIDC_CLIENT_SECRET, [basic.oidc_redirect_uri]),
             OidcClient(
@@ -145,26 +146,22 @@ def _start_oidc_provider(live_server, workdir, *, conform_id_token_claims: bool)
         ],
         accounts=OIDC_PEOPLE,
     )
+    yield provider
+    provider.stop()
 
 
 @pytest.fixture(scope="session")
 def oidc_idp(live_server, tmp_path_factory):
     """Puts the scopes' claims in the ID token (as Okta and Entra ID do for email and names)."""
-    provider = _start_oidc_provider(
-        live_server, tmp_path_factory.mktemp("oidc-provider"), conform_id_token_claims=False
-    )
-    yield provider
-    provider.stop()
+    workdir = tmp_path_factory.mktemp("oidc-provider")
+    yield from _running_oidc_provider(live_server, workdir, conform_id_token_claims=False)
 
 
 @pytest.fixture(scope="session")
 def oidc_idp_userinfo_only(live_server, tmp_path_factory):
     """oidc-provider's own default: the ID token carries only ``sub``; the claims are at userinfo."""
-    provider = _start_oidc_provider(
-        live_server, tmp_path_factory.mktemp("oidc-provider-userinfo"), conform_id_token_claims=True
-    )
-    yield provider
-    provider.stop()
+    workdir = tmp_path_factory.mktemp("oidc-provider-userinfo")
+    yield from _running_oidc_provider(live_server, workdir, conform_id_token_claims=True)
 
 
 # --- per test: a browser context, the organizations -----------------------------------------

@@ -201,7 +201,14 @@ class ScimClient:
     """Sends SCIM requests with a bearer token; ``path`` is relative to /api/scim/v2 and
     may carry a query string exactly as an IdP encodes it."""
 
-    def __init__(self, token: str | None, *, user_agent: str | None = None, authorization: str | None = None):
+    def __init__(
+        self,
+        token: str | None,
+        *,
+        user_agent: str | None = None,
+        authorization: str | None = None,
+        headers: dict[str, str] | None = None,
+    ):
         self.client = Client()
         self.headers: dict[str, str] = {}
         if authorization is not None:
@@ -210,6 +217,8 @@ class ScimClient:
             self.headers["Authorization"] = f"Bearer {token}"
         if user_agent is not None:
             self.headers["User-Agent"] = user_agent
+        # What an IdP sends on every request besides these (Accept, Accept-Charset, ...).
+        self.headers.update(headers or {})
 
     def request(
         self,

@@ -38,9 +38,7 @@ PASSWORD = "1mz050nq"
 
 @pytest.fixture
 def okta(scim_token):
-    client = ScimClient(scim_token, user_agent="Okta SCIM Client 1.0.0")
-    client.headers.update(OKTA_HEADERS)
-    return client
+    return ScimClient(scim_token, user_agent="Okta SCIM Client 1.0.0", headers=OKTA_HEADERS)
 
 
 def _patch(client, path, *operations):
@@ -372,8 +370,7 @@ def test_spec_test_steps_in_order(scim_token, scim_organization, admin_user, sci
     # userName, active and an email (step 7 reads the first user of an unfiltered list).
     User.objects.filter(pk=admin_user.pk).update(given_name="Ada", family_name="Admin")
     auth = f"Bearer {scim_token}"
-    client = ScimClient(None, authorization=auth, user_agent=SPEC_UA)
-    client.headers.update(SPEC_HEADERS)
+    client = ScimClient(None, authorization=auth, user_agent=SPEC_UA, headers=SPEC_HEADERS)
 
     # 1. ServiceProviderConfig.
     body = assert_scim(_spec_get(client, "/ServiceProviderConfig"), 200)

@@ -28,9 +28,7 @@ CUSTOM_URN = "urn:ietf:params:scim:schemas:extension:Acme:2.0:User"
 
 @pytest.fixture
 def ping(scim_token):
-    client = ScimClient(scim_token, user_agent="PingOne")
-    client.headers.update(ACCEPT)
-    return client
+    return ScimClient(scim_token, user_agent="PingOne", headers=ACCEPT)
 
 
 def _create_body(**overrides):

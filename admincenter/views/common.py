@@ -1,12 +1,19 @@
 """Helpers shared by the Admin Center views: pagination, refusal statuses, the SCIM
-base URL."""
+base URL, the organization-scoped 404 look-ups and the one membership removal both the user and
+the group pages offer."""
 
 from __future__ import annotations
 
 from django.conf import settings
+from django.contrib import messages
 from django.core.paginator import Paginator
+from django.http import Http404
+from django.shortcuts import redirect
 
+from admincenter import services
 from admincenter.errors import Conflict, DomainError, Forbidden, InvalidValue, NotFound
+from admincenter.selectors import groups as groups_selectors
+from admincenter.selectors import users as users_selectors
 
 PAGE_SIZE = 50
 
@@ -32,4 +39,33 @@ def status_for(error: DomainError) -> int:
 def scim_base_url(request) -> str:
     """What admins type into their IdP: ``SCIM_BASE_URL`` when the deployment sets it
     (behind a proxy the request's host may be internal), else derived from the request."""
-    return settings.SCIM_BASE_URL or request.build_absolute_uri("/api/scim/v2")
+    return settings.SCIM_BASE_URL or request.build_absolute_uri(settings.SCIM_PATH)
+
+
+def group_or_404(request, group_id):
+    """The group of the current organization, or 404 (another tenant's id is a 404 too)."""
+    group = groups_selectors.group_get(organization=request.organization, group_id=group_id)
+    if group is None:
+        raise Http404("No such group in this organization.")
+    return group
+
+
+def user_or_404(request, user_id):
+    """The user of the current organization, or 404 (another tenant's id is a 404 too)."""
+    user = users_selectors.user_get(organization=request.organization, user_id=user_id)
+    if user is None:
+        raise Http404("No such user in this organization.")
+    return user
+
+
+def group_member_remove_or_refuse(request, *, group, user, refuse, next_url: str):
+    """Take ``user`` out of ``group`` from the user page or the group page: a refusal is rendered by
+    ``refuse(error)`` (each page shows it where its form is), a success flashes and redirects."""
+    try:
+        services.group_members_remove(
+            organization=request.organization, group=group, user_ids=[user.pk], actor=request.actor
+        )
+    except DomainError as error:
+        return refuse(error)
+    messages.success(request, f"{user.email} was removed from {group.name}.")
+    return redirect(next_url)

@@ -17,14 +17,7 @@ from admincenter.models import GroupKind, SystemGroupKey
 from admincenter.permissions import admin_required
 from admincenter.selectors import groups as groups_selectors
 from admincenter.selectors import users as users_selectors
-from admincenter.views.common import paginate, status_for
-
-
-def _group_or_404(request, group_id):
-    group = groups_selectors.group_get(organization=request.organization, group_id=group_id)
-    if group is None:
-        raise Http404("No such group in this organization.")
-    return group
+from admincenter.views.common import group_member_remove_or_refuse, group_or_404, paginate, status_for, user_or_404
 
 
 def rules(group) -> dict:
@@ -105,8 +98,18 @@ def _detail_context(request, group, **forms):
 @admin_required
 @require_GET
 def group_detail(request, group_id):
-    group = _group_or_404(request, group_id)
+    group = group_or_404(request, group_id)
     return render(request, "admincenter/groups/detail.html", _detail_context(request, group))
+
+
+def _refuse(request, group, error: DomainError):
+    """The group page again, with a refusal that belongs to no form shown at its top."""
+    return render(
+        request,
+        "admincenter/groups/detail.html",
+        _detail_context(request, group, page_error=error.message),
+        status=status_for(error),
+    )
 
 
 def _detail_url(group, anchor=""):
@@ -116,7 +119,7 @@ def _detail_url(group, anchor=""):
 @admin_required
 @require_POST
 def group_rename(request, group_id):
-    group = _group_or_404(request, group_id)
+    group = group_or_404(request, group_id)
     form = GroupNameForm(request.POST, prefix="rename")
     status = 400
     if form.is_valid():
@@ -138,17 +141,12 @@ def group_rename(request, group_id):
 @admin_required
 @require_http_methods(["GET", "POST"])
 def group_delete(request, group_id):
-    group = _group_or_404(request, group_id)
+    group = group_or_404(request, group_id)
     if request.method == "POST":
         try:
             services.group_delete(organization=request.organization, group=group, actor=request.actor)
         except DomainError as error:
-            return render(
-                request,
-                "admincenter/groups/detail.html",
-                _detail_context(request, group, page_error=error.message),
-                status=status_for(error),
-            )
+            return _refuse(request, group, error)
         messages.success(request, f"{group.name} was deleted.")
         return redirect("group_list")
     return render(
@@ -167,7 +165,7 @@ def group_delete(request, group_id):
 @admin_required
 @require_POST
 def group_member_add(request, group_id):
-    group = _group_or_404(request, group_id)
+    group = group_or_404(request, group_id)
     form = MemberAddForm(request.POST, prefix="member")
     status = 400
     if form.is_valid():
@@ -197,29 +195,21 @@ def group_member_add(request, group_id):
 @admin_required
 @require_POST
 def group_member_remove(request, group_id, user_id):
-    group = _group_or_404(request, group_id)
-    user = users_selectors.user_get(organization=request.organization, user_id=user_id)
-    if user is None:
-        raise Http404("No such user in this organization.")
-    try:
-        services.group_members_remove(
-            organization=request.organization, group=group, user_ids=[user.pk], actor=request.actor
-        )
-    except DomainError as error:
-        return render(
-            request,
-            "admincenter/groups/detail.html",
-            _detail_context(request, group, page_error=error.message),
-            status=status_for(error),
-        )
-    messages.success(request, f"{user.email} was removed from {group.name}.")
-    return redirect(_detail_url(group, "members"))
+    group = group_or_404(request, group_id)
+    user = user_or_404(request, user_id)
+    return group_member_remove_or_refuse(
+        request,
+        group=group,
+        user=user,
+        refuse=lambda error: _refuse(request, group, error),
+        next_url=_detail_url(group, "members"),
+    )
 
 
 @admin_required
 @require_POST
 def group_grant_add(request, group_id):
-    group = _group_or_404(request, group_id)
+    group = group_or_404(request, group_id)
     instances = list(groups_selectors.grantable_instances(organization=request.organization))
     form = GrantAddForm(request.POST, instances=instances, prefix="grant")
     status = 400
@@ -247,18 +237,13 @@ def group_grant_add(request, group_id):
 @admin_required
 @require_POST
 def group_grant_remove(request, group_id, grant_id):
-    group = _group_or_404(request, group_id)
+    group = group_or_404(request, group_id)
     grant = groups_selectors.group_grant_get(group=group, grant_id=grant_id)
     if grant is None:
         raise Http404("No such grant on this group.")
     try:
         services.group_grant_remove(organization=request.organization, grant=grant, actor=request.actor)
     except DomainError as error:
-        return render(
-            request,
-            "admincenter/groups/detail.html",
-            _detail_context(request, group, page_error=error.message),
-            status=status_for(error),
-        )
+        return _refuse(request, group, error)
     messages.success(request, f"{group.name} no longer has {grant.role.name} on {grant.product_instance}.")
     return redirect(_detail_url(group, "access"))

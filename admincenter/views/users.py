@@ -6,7 +6,7 @@ to make the change instead."""
 from __future__ import annotations
 
 from django.contrib import messages
-from django.http import Http404, JsonResponse
+from django.http import JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -18,14 +18,7 @@ from admincenter.permissions import admin_required
 from admincenter.selectors import effective_access
 from admincenter.selectors import groups as groups_selectors
 from admincenter.selectors import users as users_selectors
-from admincenter.views.common import paginate, status_for
-
-
-def _user_or_404(request, user_id):
-    user = users_selectors.user_get(organization=request.organization, user_id=user_id)
-    if user is None:
-        raise Http404("No such user in this organization.")
-    return user
+from admincenter.views.common import group_member_remove_or_refuse, group_or_404, paginate, status_for, user_or_404
 
 
 @admin_required
@@ -154,14 +147,14 @@ def _detail_context(request, user, **extra):
 @admin_required
 @require_GET
 def user_detail(request, user_id):
-    user = _user_or_404(request, user_id)
+    user = user_or_404(request, user_id)
     return render(request, "admincenter/users/detail.html", _detail_context(request, user))
 
 
 @admin_required
 @require_POST
 def user_edit(request, user_id):
-    user = _user_or_404(request, user_id)
+    user = user_or_404(request, user_id)
     form = UserProfileForm(request.POST)
     status = 400
     if form.is_valid():
@@ -194,7 +187,7 @@ def _refuse(request, user, error: DomainError):
 @admin_required
 @require_POST
 def user_set_active(request, user_id):
-    user = _user_or_404(request, user_id)
+    user = user_or_404(request, user_id)
     active = request.POST.get("active") == "true"
     try:
         services.user_set_active(organization=request.organization, user=user, active=active, actor=request.actor)
@@ -208,7 +201,7 @@ def user_set_active(request, user_id):
 @require_http_methods(["GET", "POST"])
 def user_delete(request, user_id):
     """Delete a local user, or remove a collaborator from the organization."""
-    user = _user_or_404(request, user_id)
+    user = user_or_404(request, user_id)
     is_home = user.home_organization_id == request.organization.pk
     if request.method == "POST":
         try:
@@ -232,33 +225,28 @@ def user_delete(request, user_id):
     )
 
 
+def _group_refuse(request, user, message: str, *, status: int):
+    """The user page again, with the refusal shown beside its Groups section."""
+    return render(
+        request, "admincenter/users/detail.html", _detail_context(request, user, group_error=message), status=status
+    )
+
+
 @admin_required
 @require_POST
 def user_group_add(request, user_id):
     """Add the user to a custom group, Admin Center Administrators or a product group."""
-    user = _user_or_404(request, user_id)
+    user = user_or_404(request, user_id)
     form = GroupChoiceForm(request.POST)
     if not form.is_valid():
-        return render(
-            request,
-            "admincenter/users/detail.html",
-            _detail_context(request, user, group_error="Choose a group."),
-            status=400,
-        )
-    group = groups_selectors.group_get(organization=request.organization, group_id=form.cleaned_data["group"])
-    if group is None:
-        raise Http404("No such group in this organization.")
+        return _group_refuse(request, user, "Choose a group.", status=400)
+    group = group_or_404(request, form.cleaned_data["group"])
     try:
         services.group_members_add(
             organization=request.organization, group=group, user_ids=[user.pk], actor=request.actor
         )
     except DomainError as error:
-        return render(
-            request,
-            "admincenter/users/detail.html",
-            _detail_context(request, user, group_error=error.message),
-            status=status_for(error),
-        )
+        return _group_refuse(request, user, error.message, status=status_for(error))
     messages.success(request, f"{user.email} was added to {group.name}.")
     return redirect(reverse("user_detail", kwargs={"user_id": user.pk}) + "#groups")
 
@@ -266,23 +254,15 @@ def user_group_add(request, user_id):
 @admin_required
 @require_POST
 def user_group_remove(request, user_id, group_id):
-    user = _user_or_404(request, user_id)
-    group = groups_selectors.group_get(organization=request.organization, group_id=group_id)
-    if group is None:
-        raise Http404("No such group in this organization.")
-    try:
-        services.group_members_remove(
-            organization=request.organization, group=group, user_ids=[user.pk], actor=request.actor
-        )
-    except DomainError as error:
-        return render(
-            request,
-            "admincenter/users/detail.html",
-            _detail_context(request, user, group_error=error.message),
-            status=status_for(error),
-        )
-    messages.success(request, f"{user.email} was removed from {group.name}.")
-    return redirect(reverse("user_detail", kwargs={"user_id": user.pk}) + "#groups")
+    user = user_or_404(request, user_id)
+    group = group_or_404(request, group_id)
+    return group_member_remove_or_refuse(
+        request,
+        group=group,
+        user=user,
+        refuse=lambda error: _group_refuse(request, user, error.message, status=status_for(error)),
+        next_url=reverse("user_detail", kwargs={"user_id": user.pk}) + "#groups",
+    )
 
 
 @admin_required

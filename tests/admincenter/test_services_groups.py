@@ -47,6 +47,11 @@ def cms_roles(cms_instance):
     return {r.key: r for r in Role.objects.filter(product=cms_instance.product)}
 
 
+def grant_add(organization, group, instance, roles, *, actor):
+    """``services.group_grant_add`` with its arguments in order, as most tests here call it."""
+    return services.group_grant_add(organization=organization, group=group, instance=instance, roles=roles, actor=actor)
+
+
 def the_event(action, **filters):
     [event] = AuditEvent.objects.filter(action=action, **filters)
     return event
@@ -205,13 +210,7 @@ def test_groups_of_another_organization_are_not_found(organization, other_organi
 
 def test_group_delete_removes_memberships_and_grants(organization, custom_group, manual_user, cms_instance, admin):
     services.group_members_add(organization=organization, group=custom_group, user_ids=[manual_user.pk], actor=admin)
-    services.group_grant_add(
-        organization=organization,
-        group=custom_group,
-        instance=cms_instance,
-        roles=Role.objects.filter(product=cms_instance.product),
-        actor=admin,
-    )
+    grant_add(organization, custom_group, cms_instance, Role.objects.filter(product=cms_instance.product), actor=admin)
     pk = custom_group.pk
 
     services.group_delete(organization=organization, group=custom_group, actor=admin)
@@ -372,11 +371,11 @@ def test_product_group_members_can_be_removed(organization, product_group, manua
 
 
 def test_grant_add_to_a_custom_group(organization, custom_group, cms_instance, cms_roles, admin):
-    grants = services.group_grant_add(
-        organization=organization,
-        group=custom_group,
-        instance=cms_instance,
-        roles=[cms_roles["content_admins"], cms_roles["content_editors"]],
+    grants = grant_add(
+        organization,
+        custom_group,
+        cms_instance,
+        [cms_roles["content_admins"], cms_roles["content_editors"]],
         actor=admin,
     )
     assert len(grants) == 2
@@ -397,13 +396,7 @@ def test_grant_add_to_a_custom_group(organization, custom_group, cms_instance, c
 
 
 def test_scim_groups_take_grants(scim_organization, scim_group, cms_instance, cms_roles, admin):
-    services.group_grant_add(
-        organization=scim_organization,
-        group=scim_group,
-        instance=cms_instance,
-        roles=[cms_roles["content_editors"]],
-        actor=admin,
-    )
+    grant_add(scim_organization, scim_group, cms_instance, [cms_roles["content_editors"]], actor=admin)
     assert scim_group.grants.get().role.key == "content_editors"
 
 
@@ -414,13 +407,7 @@ def test_grants_of_system_and_product_groups_are_fixed(
     group = {"everyone": everyone, "admins": admins_group, "product": product_group}[which]
     grants_before = list(GroupGrant.objects.filter(group=group).values_list("pk", flat=True))
     with pytest.raises(Forbidden, match="fixed"):
-        services.group_grant_add(
-            organization=organization,
-            group=group,
-            instance=cms_instance,
-            roles=[cms_roles["content_admins"]],
-            actor=admin,
-        )
+        grant_add(organization, group, cms_instance, [cms_roles["content_admins"]], actor=admin)
     for grant in GroupGrant.objects.filter(group=group):
         with pytest.raises(Forbidden, match="fixed"):
             services.group_grant_remove(organization=organization, grant=grant, actor=admin)
@@ -439,52 +426,28 @@ def test_grant_add_refusals_change_nothing(
     events_before = AuditEvent.objects.count()
 
     with pytest.raises(NotFound):
-        services.group_grant_add(
-            organization=organization,
-            group=custom_group,
-            instance=theirs,
-            roles=[cms_roles["content_admins"]],
-            actor=admin,
-        )
+        grant_add(organization, custom_group, theirs, [cms_roles["content_admins"]], actor=admin)
     with pytest.raises(InvalidValue, match="not a role of"):
-        services.group_grant_add(
-            organization=organization,
-            group=custom_group,
-            instance=cms_instance,
-            roles=[cms_roles["content_admins"], odp_role],
-            actor=admin,
-        )
+        grant_add(organization, custom_group, cms_instance, [cms_roles["content_admins"], odp_role], actor=admin)
     with pytest.raises(Forbidden, match="Admin Center Administrators"):
-        services.group_grant_add(
-            organization=organization,
-            group=custom_group,
-            instance=admin_center,
-            roles=Role.objects.filter(product__code="admin_center"),
-            actor=admin,
+        grant_add(
+            organization, custom_group, admin_center, Role.objects.filter(product__code="admin_center"), actor=admin
         )
     with pytest.raises(InvalidValue):
-        services.group_grant_add(
-            organization=organization, group=custom_group, instance=cms_instance, roles=[], actor=admin
-        )
+        grant_add(organization, custom_group, cms_instance, [], actor=admin)
 
     assert not custom_group.grants.exists()
     assert AuditEvent.objects.count() == events_before
 
 
 def test_a_duplicate_grant_is_refused(organization, custom_group, cms_instance, cms_roles, admin):
-    services.group_grant_add(
-        organization=organization,
-        group=custom_group,
-        instance=cms_instance,
-        roles=[cms_roles["content_admins"]],
-        actor=admin,
-    )
+    grant_add(organization, custom_group, cms_instance, [cms_roles["content_admins"]], actor=admin)
     with pytest.raises(Conflict, match="already has Content Admins"):
-        services.group_grant_add(
-            organization=organization,
-            group=custom_group,
-            instance=cms_instance,
-            roles=[cms_roles["content_editors"], cms_roles["content_admins"]],
+        grant_add(
+            organization,
+            custom_group,
+            cms_instance,
+            [cms_roles["content_editors"], cms_roles["content_admins"]],
             actor=admin,
         )
     # Nothing of the refused call was applied, not even the new role.
@@ -493,13 +456,7 @@ def test_a_duplicate_grant_is_refused(organization, custom_group, cms_instance, 
 
 
 def test_grant_remove(organization, custom_group, cms_instance, cms_roles, admin):
-    [grant] = services.group_grant_add(
-        organization=organization,
-        group=custom_group,
-        instance=cms_instance,
-        roles=[cms_roles["content_admins"]],
-        actor=admin,
-    )
+    [grant] = grant_add(organization, custom_group, cms_instance, [cms_roles["content_admins"]], actor=admin)
     services.group_grant_remove(organization=organization, grant=grant, actor=admin)
     assert not custom_group.grants.exists()
     event = the_event("group.grant.remove")

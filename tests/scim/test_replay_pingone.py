@@ -9,6 +9,7 @@ from admincenter.models import AuditEvent, Group, User
 from tests.factories import UserFactory
 from tests.scim.helpers import (
     BASE,
+    CUSTOM_URN,
     EMPTY_LIST,
     ENTERPRISE_URN,
     GROUP_URN,
@@ -20,10 +21,10 @@ from tests.scim.helpers import (
     expected_list,
     expected_user,
     fast_password_hashing,  # noqa: F401 (autouse)
+    pingone_user_body,
 )
 
 ACCEPT = {"Accept": "application/scim+json"}
-CUSTOM_URN = "urn:ietf:params:scim:schemas:extension:Acme:2.0:User"
 
 
 @pytest.fixture
@@ -32,21 +33,7 @@ def ping(scim_token):
 
 
 def _create_body(**overrides):
-    body = {
-        "schemas": [USER_URN, ENTERPRISE_URN],
-        "userName": "jsmith@example.com",
-        "externalId": "p1-5f3c",
-        "name": {"givenName": "Janet", "familyName": "Smith", "formatted": "Janet Smith"},
-        "displayName": "Janet Smith",
-        "emails": [{"value": "jsmith@example.com", "type": "work", "primary": True}],
-        "phoneNumbers": [{"value": "+1-201-555-0123", "type": "work"}],
-        "title": "Engineer",
-        "active": True,
-        ENTERPRISE_URN: {"employeeNumber": "42", "department": "R&D"},
-        CUSTOM_URN: {"costCode": "X1"},
-    }
-    body.update(overrides)
-    return body
+    return pingone_user_body("jsmith@example.com", "p1-5f3c", **overrides)
 
 
 def test_test_connection(ping, scim_organization, admin_user, revoked_scim_token):

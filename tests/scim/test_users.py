@@ -37,6 +37,7 @@ from tests.scim.helpers import (
     fast_password_hashing,  # noqa: F401 (autouse)
     op,
     patch_body,
+    pingone_user_body,
     scim_users_bulk_create,
     user_body,
 )
@@ -74,19 +75,7 @@ def _ordered(organization) -> list[str]:
 
 # --- POST ---------------------------------------------------------------------------------------
 
-PINGONE_CREATE = {
-    "schemas": [USER_URN, ENTERPRISE_URN],
-    "userName": "jsmith@acme.test",
-    "externalId": "p1-user-42",
-    "name": {"givenName": "Janet", "familyName": "Smith", "formatted": "Janet Smith"},
-    "displayName": "Janet Smith",
-    "emails": [{"value": "jsmith@acme.test", "type": "work", "primary": True}],
-    "phoneNumbers": [{"value": "+1-201-555-0123", "type": "work"}],
-    "title": "Engineer",
-    "active": True,
-    ENTERPRISE_URN: {"employeeNumber": "42", "department": "R&D"},
-    "urn:ietf:params:scim:schemas:extension:Acme:2.0:User": {"costCode": "X1"},
-}
+PINGONE_CREATE = pingone_user_body("jsmith@acme.test", "p1-user-42")
 
 
 def test_post_creates_a_scim_managed_user_with_the_whole_resource(scim, scim_organization, sso_connection):

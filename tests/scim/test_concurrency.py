@@ -44,6 +44,20 @@ def _run_concurrently(count: int, request):
         return list(pool.map(worker, range(count)))
 
 
+def _scim_users(org, conn, prefix: str, count: int) -> list[User]:
+    """``count`` SCIM-provisioned users of ``org``, named ``{prefix}{i}@race.test``."""
+    return [
+        User.objects.create(
+            id=uuid.uuid4(),
+            email=f"{prefix}{i}@race.test",
+            home_organization=org,
+            source=UserSource.SCIM,
+            scim_connection=conn,
+        )
+        for i in range(count)
+    ]
+
+
 def test_twenty_simultaneous_posts_of_one_username_create_exactly_one_user(tenant):
     _, _, token = tenant
     body = json.dumps({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": "same@race.test"})
@@ -64,16 +78,7 @@ def test_twenty_simultaneous_posts_of_one_username_create_exactly_one_user(tenan
 
 def test_concurrent_patches_to_one_group_never_lose_a_member_change(tenant):
     org, conn, token = tenant
-    users = [
-        User.objects.create(
-            id=uuid.uuid4(),
-            email=f"m{i}@race.test",
-            home_organization=org,
-            source=UserSource.SCIM,
-            scim_connection=conn,
-        )
-        for i in range(20)
-    ]
+    users = _scim_users(org, conn, "m", 20)
     group = Group.objects.create(organization=org, name="Opti_SCIM_Race", kind=GroupKind.SCIM, scim_connection=conn)
     # Members 10-19 are there at the start and are removed concurrently; 0-9 are added.
     GroupMembership.objects.bulk_create(
@@ -107,16 +112,7 @@ def test_concurrent_full_replacements_of_a_group_serialise(tenant):
     """Ten Push-Now style replacements at once end with exactly one of the ten member
     lists, never a mix: each PATCH reads and rewrites the set under the group's row lock."""
     org, conn, token = tenant
-    users = [
-        User.objects.create(
-            id=uuid.uuid4(),
-            email=f"r{i}@race.test",
-            home_organization=org,
-            source=UserSource.SCIM,
-            scim_connection=conn,
-        )
-        for i in range(20)
-    ]
+    users = _scim_users(org, conn, "r", 20)
     group = Group.objects.create(organization=org, name="Opti_SCIM_Push", kind=GroupKind.SCIM, scim_connection=conn)
     member_sets = [{users[2 * i].pk, users[2 * i + 1].pk} for i in range(10)]
     # Use the token once first: its throttled last_used_at UPDATE would otherwise make

@@ -11,7 +11,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError
 from django.utils import timezone
 
 from admincenter.audit import actions
@@ -36,6 +36,7 @@ from admincenter.models import (
 )
 from admincenter.selectors.sso import scim_connection_for
 from admincenter.services.domains import sso_domains_set
+from admincenter.services.transactions import atomic
 
 _DOMAIN_RE = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
 
@@ -297,6 +298,15 @@ def _check_name_length(name: str) -> None:
         raise InvalidValue(f"The connection name can be at most {limit} characters.", field="name")
 
 
+def _given_settings(settings: dict) -> dict:
+    """Every protocol setting (``SETTING_NAMES``, in that order) with what the caller passed; one
+    left out is None. A name that is no setting is refused as an unknown keyword argument is."""
+    unknown = sorted(set(settings) - set(SETTING_NAMES))
+    if unknown:
+        raise TypeError(f"Unknown SSO connection setting(s): {', '.join(unknown)}")
+    return {field: settings.get(field) for field in SETTING_NAMES}
+
+
 def _validate_protocol(protocol: str) -> str:
     protocol = (protocol or "").strip().lower()
     if protocol not in SsoProtocol.values:
@@ -307,55 +317,21 @@ def _validate_protocol(protocol: str) -> str:
     return protocol
 
 
-@transaction.atomic
+@atomic
 def sso_connection_create(
     *,
     organization: Organization,
     name: str,
     protocol: str,
     domains=(),
-    saml_idp_entity_id: str | None = None,
-    saml_idp_sso_url: str | None = None,
-    saml_idp_x509_cert: str | None = None,
-    saml_idp_metadata_url: str | None = None,
-    saml_nameid_format: str | None = None,
-    saml_allow_idp_initiated: bool | None = None,
-    oidc_issuer: str | None = None,
-    oidc_client_id: str | None = None,
-    oidc_client_secret: str | None = None,
-    oidc_scopes: str | None = None,
-    oidc_token_auth_method: str | None = None,
-    email_attribute: str | None = None,
-    given_name_attribute: str | None = None,
-    family_name_attribute: str | None = None,
-    groups_attribute: str | None = None,
-    group_claims_enabled: bool | None = None,
-    group_claims_grant_admin: bool | None = None,
     actor: Actor,
+    **settings: str | bool | None,
 ) -> SsoConnection:
-    """Add a connection. Protocol settings left out keep their defaults; a connection
+    """Add a connection. Protocol settings (``SETTING_NAMES``, as keywords) left out keep their defaults; a connection
     without its protocol's required values is a draft (``SsoConnection.is_ready``).
     ``saml_idp_metadata_url`` is only recorded: callers fetch it (``sso.metadata``) and pass
     the values it holds, so no network call happens inside this transaction."""
-    given = {
-        "saml_idp_entity_id": saml_idp_entity_id,
-        "saml_idp_sso_url": saml_idp_sso_url,
-        "saml_idp_x509_cert": saml_idp_x509_cert,
-        "saml_idp_metadata_url": saml_idp_metadata_url,
-        "saml_nameid_format": saml_nameid_format,
-        "saml_allow_idp_initiated": saml_allow_idp_initiated,
-        "oidc_issuer": oidc_issuer,
-        "oidc_client_id": oidc_client_id,
-        "oidc_client_secret": oidc_client_secret,
-        "oidc_scopes": oidc_scopes,
-        "oidc_token_auth_method": oidc_token_auth_method,
-        "email_attribute": email_attribute,
-        "given_name_attribute": given_name_attribute,
-        "family_name_attribute": family_name_attribute,
-        "groups_attribute": groups_attribute,
-        "group_claims_enabled": group_claims_enabled,
-        "group_claims_grant_admin": group_claims_grant_admin,
-    }
+    given = _given_settings(settings)
     organization = _lock_organization(organization)
     name = (name or "").strip()
     if not name:
@@ -386,7 +362,7 @@ def sso_connection_create(
     return connection
 
 
-@transaction.atomic
+@atomic
 def sso_connection_update(
     *,
     organization: Organization,
@@ -394,47 +370,14 @@ def sso_connection_update(
     name: str | None = None,
     protocol: str | None = None,
     domains=None,
-    saml_idp_entity_id: str | None = None,
-    saml_idp_sso_url: str | None = None,
-    saml_idp_x509_cert: str | None = None,
-    saml_idp_metadata_url: str | None = None,
-    saml_nameid_format: str | None = None,
-    saml_allow_idp_initiated: bool | None = None,
-    oidc_issuer: str | None = None,
-    oidc_client_id: str | None = None,
-    oidc_client_secret: str | None = None,
-    oidc_scopes: str | None = None,
-    oidc_token_auth_method: str | None = None,
-    email_attribute: str | None = None,
-    given_name_attribute: str | None = None,
-    family_name_attribute: str | None = None,
-    groups_attribute: str | None = None,
-    group_claims_enabled: bool | None = None,
-    group_claims_grant_admin: bool | None = None,
     actor: Actor,
+    **settings: str | bool | None,
 ) -> SsoConnection:
-    """Change what is given (None leaves a value as it is; "" clears a text setting, except
-    the client secret, which "" or None keeps). The audit event names each changed field
-    with its old and new value; the client secret only as "changed"."""
-    given = {
-        "saml_idp_entity_id": saml_idp_entity_id,
-        "saml_idp_sso_url": saml_idp_sso_url,
-        "saml_idp_x509_cert": saml_idp_x509_cert,
-        "saml_idp_metadata_url": saml_idp_metadata_url,
-        "saml_nameid_format": saml_nameid_format,
-        "saml_allow_idp_initiated": saml_allow_idp_initiated,
-        "oidc_issuer": oidc_issuer,
-        "oidc_client_id": oidc_client_id,
-        "oidc_client_secret": oidc_client_secret,
-        "oidc_scopes": oidc_scopes,
-        "oidc_token_auth_method": oidc_token_auth_method,
-        "email_attribute": email_attribute,
-        "given_name_attribute": given_name_attribute,
-        "family_name_attribute": family_name_attribute,
-        "groups_attribute": groups_attribute,
-        "group_claims_enabled": group_claims_enabled,
-        "group_claims_grant_admin": group_claims_grant_admin,
-    }
+    """Change what is given, protocol settings by their ``SETTING_NAMES`` keyword (None leaves a
+    value as it is; "" clears a text setting, except the client secret, which "" or None keeps).
+    The audit event names each changed field with its old and new value; the client secret only
+    as "changed"."""
+    given = _given_settings(settings)
     _lock_organization(organization)
     connection = _own_connection(organization, connection)
     before = {
@@ -483,7 +426,7 @@ def sso_connection_update(
     return connection
 
 
-@transaction.atomic
+@atomic
 def sso_connection_delete(*, organization: Organization, connection: SsoConnection, actor: Actor) -> None:
     organization = _lock_organization(organization)
     connection = _own_connection(organization, connection)
@@ -503,7 +446,7 @@ def sso_connection_delete(*, organization: Organization, connection: SsoConnecti
     )
 
 
-@transaction.atomic
+@atomic
 def scim_enable(*, organization: Organization, connection: SsoConnection, actor: Actor) -> Organization:
     """Switch the organization to SCIM mode on ``connection``: JIT and group-claim sync stop."""
     organization = _lock_organization(organization)
@@ -520,7 +463,7 @@ def scim_enable(*, organization: Organization, connection: SsoConnection, actor:
     connection.scim_enabled_at = now
     connection.scim_enabled_by = actor.display
     try:
-        with transaction.atomic():
+        with atomic():
             connection.save(update_fields=["scim_enabled", "scim_enabled_at", "scim_enabled_by"])
     except IntegrityError:
         raise Conflict("Another connection of this organization already has SCIM enabled.") from None
@@ -549,7 +492,7 @@ def scim_disable_impact(*, organization: Organization) -> dict[str, int]:
     }
 
 
-@transaction.atomic
+@atomic
 def scim_disable(*, organization: Organization, actor: Actor) -> dict[str, int]:
     """Back to JIT: revoke tokens, release SCIM users and groups, delete nothing
     (docs/domain.md#disabling-scim-releases-and-deletes-nothing)."""

@@ -53,6 +53,9 @@ from tests.sso.oidc_support import (
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("empty_cache")]
 
+# oidc-provider's default: only sub and the protocol claims in the ID token; the person's are at userinfo.
+ONLY_SUB = {name: OMIT for name in PERSON}
+
 
 @pytest.fixture
 def provider():
@@ -478,9 +481,7 @@ def test_absent_email_verified_is_accepted(client, connection, provider, outcome
 
 
 def test_claims_missing_from_the_id_token_come_from_userinfo(client, connection, provider, outcome):
-    # oidc-provider's default: only sub and the protocol claims in the ID token.
-    person_claims = {name: OMIT for name in PERSON}
-    sign_in(client, connection, provider, id_token_claims=person_claims)
+    sign_in(client, connection, provider, id_token_claims=ONLY_SUB)
 
     assert outcome["finished"] is True
     identity = outcome["identity"]
@@ -490,48 +491,27 @@ def test_claims_missing_from_the_id_token_come_from_userinfo(client, connection,
     assert userinfo_request.headers["authorization"].startswith("Bearer ")
 
 
-def test_userinfo_email_verified_false_is_refused(client, connection, provider, outcome):
-    sign_in(
-        client,
-        connection,
-        provider,
-        id_token_claims={name: OMIT for name in PERSON},
-        userinfo={"sub": SUBJECT, **PERSON, "email_verified": False},
-    )
+# Each: what userinfo answers when the ID token left the person's claims out, and why it is refused.
+REFUSED_USERINFO = [
+    pytest.param({"sub": SUBJECT, **PERSON, "email_verified": False}, "email_unverified", id="email_verified_false"),
+    pytest.param({"sub": "someone-else", **PERSON}, "subject_mismatch", id="about_another_subject"),
+    pytest.param({"sub": SUBJECT, "given_name": "Ada"}, "no_email", id="no_email_anywhere"),
+]
 
-    assert refused_reason(outcome) == "email_unverified"
+
+@pytest.mark.parametrize(("userinfo", "reason"), REFUSED_USERINFO)
+def test_a_userinfo_answer_that_cannot_be_trusted_is_refused(client, connection, provider, outcome, userinfo, reason):
+    sign_in(client, connection, provider, id_token_claims=ONLY_SUB, userinfo=userinfo)
+
+    assert refused_reason(outcome) == reason
 
 
 def test_failing_userinfo_endpoint_is_refused(client, connection, provider, outcome):
     provider.userinfo_failure_status = 500
 
-    sign_in(client, connection, provider, id_token_claims={name: OMIT for name in PERSON})
+    sign_in(client, connection, provider, id_token_claims=ONLY_SUB)
 
     assert refused_reason(outcome) == "userinfo_failed"
-
-
-def test_userinfo_about_another_subject_is_refused(client, connection, provider, outcome):
-    sign_in(
-        client,
-        connection,
-        provider,
-        id_token_claims={name: OMIT for name in PERSON},
-        userinfo={"sub": "someone-else", **PERSON},
-    )
-
-    assert refused_reason(outcome) == "subject_mismatch"
-
-
-def test_no_email_anywhere_is_refused(client, connection, provider, outcome):
-    sign_in(
-        client,
-        connection,
-        provider,
-        id_token_claims={name: OMIT for name in PERSON},
-        userinfo={"sub": SUBJECT, "given_name": "Ada"},
-    )
-
-    assert refused_reason(outcome) == "no_email"
 
 
 def test_configured_email_claim_is_used(client, organization, provider, outcome):

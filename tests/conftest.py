@@ -10,7 +10,7 @@ from django.utils import timezone
 from admincenter import services
 from admincenter.models import GroupKind, ScimToken, UserSource
 from admincenter.services import Actor
-from tests.factories import GroupFactory, UserFactory
+from tests.factories import GroupFactory, UserFactory, globex_create
 
 OPERATOR = Actor.operator("tests")
 ADMIN_PASSWORD = "Correct-Horse-42"
@@ -121,12 +121,7 @@ def expired_scim_token(scim_organization):
 @pytest.fixture
 def other_organization(db):
     """A second tenant in SCIM mode with a user and a SCIM group, for isolation tests."""
-    org = services.organization_create(
-        name="Globex", slug="globex", actor=OPERATOR, admin_email="admin@globex.test", admin_password=ADMIN_PASSWORD
-    )
-    conn = services.sso_connection_create(
-        organization=org, name="Okta", protocol="saml", domains=["globex.test"], actor=OPERATOR
-    )
+    org, conn = globex_create(admin_password=ADMIN_PASSWORD)
     services.scim_enable(organization=org, connection=conn, actor=OPERATOR)
     user = UserFactory(organization=org, email="hank@globex.test", source=UserSource.SCIM, scim_connection=conn)
     GroupFactory(organization=org, name="Globex Sales", kind=GroupKind.SCIM, scim_connection=conn, members=[user])

@@ -104,3 +104,15 @@ def sso_domain_verify(organization: Organization, domain: str = "acme.test") -> 
     SsoDomain.objects.filter(organization=organization, domain=domain).update(
         verified_at=timezone.now(), verified_by="tests"
     )
+
+
+def globex_create(*, admin_password: str) -> tuple[Organization, SsoConnection]:
+    """Globex, the other tenant: its admin@globex.test and an Okta SAML connection claiming
+    globex.test (not yet verified)."""
+    organization = services.organization_create(
+        name="Globex", slug="globex", actor=OPERATOR, admin_email="admin@globex.test", admin_password=admin_password
+    )
+    connection = services.sso_connection_create(
+        organization=organization, name="Okta", protocol="saml", domains=["globex.test"], actor=OPERATOR
+    )
+    return organization, connection

@@ -46,6 +46,7 @@ from tests.e2e.idp import (
     missing_oidc_provider,
     missing_simplesamlphp,
 )
+from tests.factories import globex_create
 
 ADMIN_PASSWORD = "Correct-Horse-42"
 OIDC_SCOPES = "openid email profile groups"
@@ -296,12 +297,7 @@ def oidc_post_connection(acme, oidc_idp):
 @pytest.fixture
 def globex(db):
     """Another organization that verified globex.test, with its own user Hank."""
-    organization = services.organization_create(
-        name="Globex", slug="globex", actor=OPERATOR, admin_email="admin@globex.test", admin_password=ADMIN_PASSWORD
-    )
-    connection = services.sso_connection_create(
-        organization=organization, name="Okta", protocol="saml", domains=["globex.test"], actor=OPERATOR
-    )
+    organization, connection = globex_create(admin_password=ADMIN_PASSWORD)
     # Verified directly, as in _connect.
     SsoDomain.objects.filter(connection=connection).update(verified_at=timezone.now(), verified_by="e2e fixture")
     services.user_create(

@@ -58,20 +58,12 @@ def operator_events(action: str, command: str):
 
 # --- create_organization ---------------------------------------------------------------
 
+CREATE_INITECH = ("create_organization", "--name", "Initech", "--slug", "initech")
+
 
 @pytest.mark.django_db
 def test_create_organization_with_admin():
-    out, err = run(
-        "create_organization",
-        "--name",
-        "Initech",
-        "--slug",
-        "initech",
-        "--admin-email",
-        "Boss@Initech.test",
-        "--admin-password",
-        "Correct-Horse-42",
-    )
+    out, err = run(*CREATE_INITECH, "--admin-email", "Boss@Initech.test", "--admin-password", "Correct-Horse-42")
 
     org = Organization.objects.get(slug="initech")
     admin = User.objects.get(email="boss@initech.test")
@@ -90,7 +82,7 @@ def test_create_organization_with_admin():
 
 @pytest.mark.django_db
 def test_create_organization_without_admin():
-    out, _ = run("create_organization", "--name", "Initech", "--slug", "initech")
+    out, _ = run(*CREATE_INITECH)
 
     org = Organization.objects.get(slug="initech")
     assert out == "Created organization 'Initech' (slug initech) without an administrator.\n"
@@ -100,9 +92,7 @@ def test_create_organization_without_admin():
 
 @pytest.mark.django_db
 def test_create_organization_admin_without_password_warns_on_stderr():
-    out, err = run(
-        "create_organization", "--name", "Initech", "--slug", "initech", "--admin-email", "boss@initech.test"
-    )
+    out, err = run(*CREATE_INITECH, "--admin-email", "boss@initech.test")
 
     assert "with administrator boss@initech.test" in out
     assert "no password yet" in err
@@ -126,17 +116,7 @@ def test_create_organization_invalid_slug():
 
 @pytest.mark.django_db
 def test_create_organization_weak_password_creates_nothing():
-    message = fails(
-        "create_organization",
-        "--name",
-        "Initech",
-        "--slug",
-        "initech",
-        "--admin-email",
-        "boss@initech.test",
-        "--admin-password",
-        "123",
-    )
+    message = fails(*CREATE_INITECH, "--admin-email", "boss@initech.test", "--admin-password", "123")
 
     assert "too short" in message
     assert not Organization.objects.exists()
@@ -145,7 +125,7 @@ def test_create_organization_weak_password_creates_nothing():
 
 @pytest.mark.django_db
 def test_create_organization_password_needs_email():
-    message = fails("create_organization", "--name", "Initech", "--slug", "initech", "--admin-password", "x")
+    message = fails(*CREATE_INITECH, "--admin-password", "x")
 
     assert message == "--admin-password needs --admin-email."
     assert not Organization.objects.exists()

@@ -24,6 +24,7 @@ from admincenter.models import (
     SsoConnection,
     SsoProtocol,
 )
+from admincenter.services.sso import MAPPING_SETTING_NAMES, OIDC_SETTING_NAMES, SETTING_NAMES
 from sso.identity import DEFAULT_ATTRIBUTES
 from sso.metadata import fetch_idp_metadata, parse_idp_metadata
 
@@ -42,10 +43,16 @@ def add_domain_error(form: forms.Form, error: DomainError) -> None:
     form.add_error(field, error.message)
 
 
-class UserCreateForm(Form):
-    email = forms.EmailField(label="Email", max_length=254, widget=forms.EmailInput(attrs={"autocomplete": "off"}))
+class UserProfileForm(Form):
+    email = forms.EmailField(label="Email", max_length=254)
     given_name = forms.CharField(label="Given name", max_length=150, required=False)
     family_name = forms.CharField(label="Family name", max_length=150, required=False)
+
+
+class UserCreateForm(UserProfileForm):
+    """The profile fields, the email without autocomplete, and an optional first password."""
+
+    email = forms.EmailField(label="Email", max_length=254, widget=forms.EmailInput(attrs={"autocomplete": "off"}))
     password = forms.CharField(
         label="Initial password",
         required=False,
@@ -61,12 +68,6 @@ class CollaboratorForm(Form):
         max_length=254,
         help_text="A person whose account belongs to another organization (a partner or an agency).",
     )
-
-
-class UserProfileForm(Form):
-    email = forms.EmailField(label="Email", max_length=254)
-    given_name = forms.CharField(label="Given name", max_length=150, required=False)
-    family_name = forms.CharField(label="Family name", max_length=150, required=False)
 
 
 class GroupNameForm(Form):
@@ -263,29 +264,10 @@ class SsoConnectionForm(Form):
         "saml_nameid_format",
         "saml_allow_idp_initiated",
     )
-    OIDC_FIELDS = ("oidc_issuer", "oidc_client_id", "oidc_client_secret", "oidc_scopes", "oidc_token_auth_method")
-    MAPPING_FIELDS = (
-        "email_attribute",
-        "given_name_attribute",
-        "family_name_attribute",
-        "groups_attribute",
-        "group_claims_enabled",
-        "group_claims_grant_admin",
-    )
+    OIDC_FIELDS = OIDC_SETTING_NAMES
+    MAPPING_FIELDS = MAPPING_SETTING_NAMES
     # Stored values shown when editing (never the client secret).
-    _STORED_FIELDS = (
-        "saml_idp_metadata_url",
-        "saml_idp_entity_id",
-        "saml_idp_sso_url",
-        "saml_idp_x509_cert",
-        "saml_nameid_format",
-        "saml_allow_idp_initiated",
-        "oidc_issuer",
-        "oidc_client_id",
-        "oidc_scopes",
-        "oidc_token_auth_method",
-        *MAPPING_FIELDS,
-    )
+    _STORED_FIELDS = tuple(name for name in SETTING_NAMES if name != "oidc_client_secret")
 
     def __init__(self, *args, connection: SsoConnection | None = None, **kwargs):
         super().__init__(*args, **kwargs)
@@ -343,6 +325,16 @@ class SsoConnectionForm(Form):
 
     def domain_list(self) -> list[str]:
         return _domain_lines(self.cleaned_data.get("domains", ""))
+
+    def connection_values(self) -> dict:
+        """Keyword arguments for ``sso_connection_create``/``_update``: name, protocol, domains and
+        ``protocol_settings``."""
+        return {
+            "name": self.cleaned_data["name"],
+            "protocol": self.cleaned_data["protocol"],
+            "domains": self.domain_list(),
+            **self.protocol_settings(),
+        }
 
     def protocol_settings(self) -> dict:
         """Keyword arguments for ``sso_connection_create``/``_update``: the chosen protocol's

@@ -79,7 +79,7 @@ def _set_domains(connection: SsoConnection, domains: list[str]) -> None:
 
 # --- Protocol settings ------------------------------------------------------------------
 
-_SAML_FIELDS = (
+SAML_SETTING_NAMES = (
     "saml_idp_entity_id",
     "saml_idp_sso_url",
     "saml_idp_x509_cert",
@@ -87,14 +87,14 @@ _SAML_FIELDS = (
     "saml_nameid_format",
     "saml_allow_idp_initiated",
 )
-_OIDC_FIELDS = (
+OIDC_SETTING_NAMES = (
     "oidc_issuer",
     "oidc_client_id",
     "oidc_client_secret",  # plaintext in; stored as oidc_client_secret_encrypted
     "oidc_scopes",
     "oidc_token_auth_method",
 )
-_MAPPING_FIELDS = (
+MAPPING_SETTING_NAMES = (
     "email_attribute",
     "given_name_attribute",
     "family_name_attribute",
@@ -102,8 +102,8 @@ _MAPPING_FIELDS = (
     "group_claims_enabled",
     "group_claims_grant_admin",
 )
-SETTING_NAMES = _SAML_FIELDS + _OIDC_FIELDS + _MAPPING_FIELDS
-_PROTOCOL_FIELDS = {SsoProtocol.SAML: _SAML_FIELDS, SsoProtocol.OIDC: _OIDC_FIELDS}
+SETTING_NAMES = SAML_SETTING_NAMES + OIDC_SETTING_NAMES + MAPPING_SETTING_NAMES
+_PROTOCOL_FIELDS = {SsoProtocol.SAML: SAML_SETTING_NAMES, SsoProtocol.OIDC: OIDC_SETTING_NAMES}
 _BOOLEAN_FIELDS = frozenset({"saml_allow_idp_initiated", "group_claims_enabled", "group_claims_grant_admin"})
 _URL_FIELDS = frozenset({"saml_idp_sso_url", "saml_idp_metadata_url", "oidc_issuer"})
 _SECRET_MAX_LENGTH = 2048

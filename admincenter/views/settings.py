@@ -108,12 +108,7 @@ def sso_create(request):
         if form.is_valid():
             try:
                 connection = services.sso_connection_create(
-                    organization=request.organization,
-                    name=form.cleaned_data["name"],
-                    protocol=form.cleaned_data["protocol"],
-                    domains=form.domain_list(),
-                    actor=request.actor,
-                    **form.protocol_settings(),
+                    organization=request.organization, actor=request.actor, **form.connection_values()
                 )
             except DomainError as error:
                 add_domain_error(form, error)
@@ -138,11 +133,8 @@ def sso_edit(request, connection_id):
                 services.sso_connection_update(
                     organization=request.organization,
                     connection=connection,
-                    name=form.cleaned_data["name"],
-                    protocol=form.cleaned_data["protocol"],
-                    domains=form.domain_list(),
                     actor=request.actor,
-                    **form.protocol_settings(),
+                    **form.connection_values(),
                 )
             except DomainError as error:
                 add_domain_error(form, error)

@@ -323,6 +323,19 @@ class SsoConnectionForm(Form):
             add_domain_error(self, error)
         return cleaned
 
+    # The template's fieldsets, in the order shown (admincenter/_fields.html renders each list).
+    @property
+    def saml_fields_before_idp_initiated(self) -> list:
+        return [self[name] for name in self.SAML_FIELDS if name != "saml_allow_idp_initiated"]
+
+    @property
+    def oidc_fields(self) -> list:
+        return [self[name] for name in self.OIDC_FIELDS]
+
+    @property
+    def mapping_fields(self) -> list:
+        return [self[name] for name in self.MAPPING_FIELDS]
+
     def domain_list(self) -> list[str]:
         return _domain_lines(self.cleaned_data.get("domains", ""))
 

@@ -20,6 +20,7 @@ import re
 import uuid
 from functools import wraps
 
+from django.conf import settings
 from django.contrib.auth.views import redirect_to_login
 from django.shortcuts import render
 
@@ -34,7 +35,7 @@ def request_id_for(request) -> str:
     existing = getattr(request, "request_id", None)
     if existing:
         return existing
-    header = request.headers.get("X-Request-ID", "")
+    header = request.headers.get(settings.REQUEST_ID_HEADER, "")
     request.request_id = header if _REQUEST_ID_RE.match(header) else uuid.uuid4().hex
     return request.request_id
 
@@ -88,15 +89,8 @@ def admin_required(view):
         request.organization = request.user.home_organization
         request.actor = actor_for(request)
         response = view(request, *args, **kwargs)
-        response.setdefault("X-Request-ID", request.request_id)
+        response.setdefault(settings.REQUEST_ID_HEADER, request.request_id)
         return response
 
     wrapper.admin_required = True  # lets a test assert every Admin Center URL is guarded
     return wrapper
-
-
-class AdminRequiredMixin:
-    """The same check for class-based views."""
-
-    def dispatch(self, request, *args, **kwargs):
-        return admin_required(super().dispatch)(request, *args, **kwargs)

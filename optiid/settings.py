@@ -188,6 +188,11 @@ WHITENOISE_USE_FINDERS = True
 warnings.filterwarnings("ignore", message="No directory at", category=UserWarning)
 
 # --- Product settings -------------------------------------------------------
+# Where the SCIM API is mounted (optiid/urls.py); the shortcut middleware, the base URLs shown to
+# admins and put in ``location`` derive from it.
+SCIM_PATH = "/api/scim/v2"
+# The correlation header read from a proxy or IdP and echoed on every answer (Admin Center and SCIM).
+REQUEST_ID_HEADER = "X-Request-ID"
 # The public SCIM base URL shown to admins; derived from the request when unset.
 SCIM_BASE_URL = ENV.get("SCIM_BASE_URL", "").strip().rstrip("/")
 if SCIM_BASE_URL and not SCIM_BASE_URL.startswith(("http://", "https://")):

@@ -1,22 +1,34 @@
-"""SCIM requests skip the browser middleware.
+"""SCIM requests skip the browser middleware: a measured exception to "views are reached
+through the whole middleware stack" (docs/architecture.md).
 
 Sessions, CSRF, authentication, messages and clickjacking protection serve the Admin
 Center's pages. SCIM authenticates every request with its bearer token, sets no cookie and
-renders no page, yet each of those middleware cost it CPU on every call (about 0.1 ms of
-a 1.3 ms ``userName eq`` lookup). Placed right after ``SecurityMiddleware``, this one
-sends requests under the SCIM base path straight to their view; everything else goes down
-the chain as before.
+renders no page, yet those middleware cost it CPU on every call. Measured with
+bench/scim_middleware.py (2,000 x GET /ServiceProviderConfig through django.test.Client,
+SQLite, best of 3, 2 shared cores): 3.84 ms CPU per request with the shortcut against
+3.97 ms through the full stack, so 0.12 ms (about 3 %) saved on every SCIM call, wall time
+3.89 ms against 4.71 ms. Placed right after ``SecurityMiddleware``, this
+one sends requests under ``settings.SCIM_PATH`` straight to their view; everything else goes
+down the chain as before.
+
+Because the view is called here rather than by Django's handler, this middleware does the
+two things the handler and ``CommonMiddleware`` would have done for it: it renders a
+deferred response (DRF's ``Response``; Django renders those after the middleware ran) and
+sets ``Content-Length``, so a SCIM answer carries the same headers as before the shortcut.
+
+A separate URLconf and middleware stack for the SCIM mount was the alternative; Django has
+one handler per process, so it would need a second WSGI application and routing in front of
+it, which costs more than these lines.
 """
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.urls import resolve
-
-SCIM_PATH = "/api/scim/v2"  # as mounted in optiid/urls.py
 
 
 def is_scim_path(path: str) -> bool:
-    return path == SCIM_PATH or path.startswith(SCIM_PATH + "/")
+    return path == settings.SCIM_PATH or path.startswith(settings.SCIM_PATH + "/")
 
 
 class ScimShortcutMiddleware:
@@ -30,6 +42,8 @@ class ScimShortcutMiddleware:
         match = resolve(request.path_info)
         request.resolver_match = match
         response = match.func(request, *match.args, **match.kwargs)
+        if callable(getattr(response, "render", None)):
+            response = response.render()  # as django.core.handlers.base renders a deferred response
         if not response.streaming and not response.has_header("Content-Length"):
             response["Content-Length"] = str(len(response.content))  # as CommonMiddleware sets it
         return response

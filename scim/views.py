@@ -76,7 +76,7 @@ class ScimView(APIView):
     # --- request lifecycle -------------------------------------------------
     def dispatch(self, request, *args, **kwargs):
         started = time.monotonic()
-        self.request_id = (request.headers.get("X-Request-Id") or uuid.uuid4().hex)[:64]
+        self.request_id = (request.headers.get(settings.REQUEST_ID_HEADER) or uuid.uuid4().hex)[:64]
         # Reads change nothing, so they skip the transaction (two round trips); their only
         # write, the request-log row, commits on its own. A write commits or rolls back
         # whole, so the services' nested blocks inside it need no savepoints.
@@ -95,7 +95,7 @@ class ScimView(APIView):
             # written at commit), after the view answered: everything rolled back.
             response = self.handle_exception(exc)
             self._log_rejection(request, response, started)
-        response["X-Request-Id"] = self.request_id
+        response[settings.REQUEST_ID_HEADER] = self.request_id
         return response
 
     def handle_exception(self, exc):
@@ -130,6 +130,11 @@ class ScimView(APIView):
         self.scim_error = error
         return scim_response(error.to_dict(), status=int(error.status), headers=error.headers)
 
+    def options(self, request, *args, **kwargs):
+        """RFC 7644 defines no OPTIONS answer, so the methods this endpoint takes, in ``Allow``, and no
+        body (DRF's default is a metadata document in its own format, which no IdP reads)."""
+        return scim_response(None, status=204, headers={"Allow": ", ".join(self.allowed_methods)})
+
     def initial(self, request, *args, **kwargs):
         super().initial(request, *args, **kwargs)  # authenticates
         retry_after = rate_limit_exceeded(request.auth) if request.auth is not None else None
@@ -148,7 +153,7 @@ class ScimView(APIView):
 
     @property
     def base_url(self) -> str:
-        return settings.SCIM_BASE_URL or self.request.build_absolute_uri("/api/scim/v2")
+        return settings.SCIM_BASE_URL or self.request.build_absolute_uri(settings.SCIM_PATH)
 
     def context(self) -> Context:
         token = self.token
@@ -442,11 +447,11 @@ class NotImplementedView(ScimView):
     def _refuse(self, request, *args, **kwargs):
         raise ScimError(501, None, f"{self.feature} is not supported by this service provider.")
 
-    get = post = put = patch = delete = _refuse
+    get = post = put = patch = delete = options = _refuse
 
 
 class UnknownEndpointView(ScimView):
     def _refuse(self, request, *args, **kwargs):
         raise ScimError(404, None, f"There is no SCIM endpoint at {request.path}.")
 
-    get = post = put = patch = delete = _refuse
+    get = post = put = patch = delete = options = _refuse

@@ -1,10 +1,14 @@
 """SCIM requests skip the Admin Center's middleware (scim/middleware.py)."""
 
+from unittest import mock
+
 import pytest
 from django.conf import settings
 from django.test import Client
+from rest_framework.response import Response
+from rest_framework.views import APIView
 
-from scim.middleware import is_scim_path
+from scim.middleware import ScimShortcutMiddleware, is_scim_path
 
 
 def test_it_sits_right_after_the_security_middleware():
@@ -53,3 +57,45 @@ def test_admin_center_pages_still_pass_every_middleware():
     assert response.status_code == 200
     assert response["X-Frame-Options"] == "DENY"
     assert "csrftoken" in response.cookies
+
+
+@pytest.mark.parametrize(
+    ("path", "allow"),
+    [
+        ("/api/scim/v2/Users", "GET, POST, HEAD, OPTIONS"),
+        ("/api/scim/v2/ServiceProviderConfig", "GET, HEAD, OPTIONS"),
+    ],
+)
+def test_options_is_a_scim_answer_naming_the_allowed_methods(scim_token, path, allow):
+    response = Client(HTTP_AUTHORIZATION=f"Bearer {scim_token}").options(path)
+    assert (response.status_code, response.content) == (204, b"")
+    assert response["Allow"] == allow
+    assert response["Content-Length"] == "0"
+
+
+def test_options_on_a_path_without_an_endpoint_is_a_scim_404(scim_token):
+    response = Client(HTTP_AUTHORIZATION=f"Bearer {scim_token}").options("/api/scim/v2/Nowhere")
+    assert (response.status_code, response["Content-Type"]) == (404, "application/scim+json")
+
+
+def test_options_without_a_token_is_a_scim_401(db):
+    response = Client().options("/api/scim/v2/Users")
+    assert (response.status_code, response["Content-Type"]) == (401, "application/scim+json")
+
+
+def test_a_deferred_response_is_rendered_before_its_length_is_set(rf):
+    class Deferred(APIView):
+        authentication_classes: list = []
+        permission_classes: list = []
+
+        def get(self, request):
+            return Response({"ok": True})
+
+    request = rf.get("/api/scim/v2/Users")
+    request.path_info = "/api/scim/v2/Users"
+    middleware = ScimShortcutMiddleware(lambda request: None)
+    with mock.patch("scim.middleware.resolve") as resolve:
+        resolve.return_value = mock.Mock(func=Deferred.as_view(), args=(), kwargs={})
+        response = middleware(request)
+    assert response.content == b'{"ok":true}'
+    assert response["Content-Length"] == str(len(response.content))

@@ -14,11 +14,11 @@ the organization) to seed afresh.
 import os
 
 from django.conf import settings
-from django.db import transaction
 
 from admincenter import services
 from admincenter.management.base import OperatorCommand
 from admincenter.models import Organization, ProvisioningMode, Role
+from admincenter.services.transactions import atomic
 
 SLUG = "acme"
 NAME = "Acme Corporation"
@@ -29,7 +29,6 @@ CONNECTION = "PingOne"
 DOMAIN = "acme.test"
 TOKEN_LABEL = "PingOne (demo)"
 SITE_URL = "http://127.0.0.1:8000"
-SCIM_PATH = "/api/scim/v2"
 
 # (product code, nickname)
 INSTANCES = [
@@ -66,7 +65,7 @@ class Command(OperatorCommand):
         existing = Organization.objects.filter(slug=SLUG).first()
         raw_token = None
         if existing is None:
-            with transaction.atomic():
+            with atomic():
                 raw_token = self.seed(password)
             self.stdout.write(f"Created the demo organization {NAME} ({SLUG}).")
         else:
@@ -121,8 +120,8 @@ class Command(OperatorCommand):
         return services.scim_token_issue(organization=org, label=TOKEN_LABEL, actor=actor).raw
 
     def print_details(self, *, password: str) -> None:
-        scim_base = settings.SCIM_BASE_URL or f"{SITE_URL}{SCIM_PATH}"
-        site = scim_base.removesuffix(SCIM_PATH) if scim_base.endswith(SCIM_PATH) else SITE_URL
+        scim_base = settings.SCIM_BASE_URL or f"{SITE_URL}{settings.SCIM_PATH}"
+        site = scim_base.removesuffix(settings.SCIM_PATH) if scim_base.endswith(settings.SCIM_PATH) else SITE_URL
         self.stdout.write(f"Sign in:        {site}/login/")
         self.stdout.write(f"  email:        {ADMIN_EMAIL}")
         self.stdout.write(f"  password:     {password}")

@@ -285,20 +285,26 @@ def _values_from(rep: dict) -> dict:
     if extra_enterprise:
         attributes["enterprise"] = extra_enterprise
     values["scim_attributes"] = attributes
-    for key, limit in (
-        ("email", 254),
-        ("given_name", 150),
-        ("family_name", 150),
-        ("display_name", 300),
-        ("external_id", 255),
-        ("title", 200),
-        ("department", 200),
-        ("employee_number", 100),
-    ):
+    for key, limit in _COLUMN_LIMITS.items():
         if len(str(values.get(key) or "")) > limit:
             raise ScimError(400, "invalidValue", f"'{_SCIM_NAMES[key]}' is longer than {limit} characters.")
     return values
 
+
+# The column limits, read from the model so a migration that widens a column widens the check.
+_COLUMN_LIMITS = {
+    name: User._meta.get_field(name).max_length
+    for name in (
+        "email",
+        "given_name",
+        "family_name",
+        "display_name",
+        "external_id",
+        "title",
+        "department",
+        "employee_number",
+    )
+}
 
 _SCIM_NAMES = {
     "email": "userName",

@@ -29,13 +29,10 @@ NAME_SUBS = ("formatted", "familyName", "givenName", "middleName", "honorificPre
 MULTI_VALUED = ("emails", "phoneNumbers", "addresses", "ims", "photos")
 ADDRESS_SUBS = ("formatted", "streetAddress", "locality", "region", "postalCode", "country")
 ENTERPRISE_STRINGS = ("employeeNumber", "costCenter", "organization", "division", "department")
-# Accepted on writes and ignored: read-only, write-only or not supported (docs/domain.md#what-scim-may-do).
-IGNORED = ("id", "meta", "schemas", "groups", "password", "roles", "entitlements", "x509Certificates")
 
 CORE = {name.lower(): name for name in (*SIMPLE_STRINGS, "name", "active", *MULTI_VALUED)}
 ENTERPRISE_ATTRS = {name.lower(): name for name in (*ENTERPRISE_STRINGS, "manager")}
 NAME_SUB = {name.lower(): name for name in NAME_SUBS}
-IGNORED_LOWER = {name.lower() for name in IGNORED}
 ENTRY_SUBS = {s.lower(): s for s in ("value", "display", "type", "primary", *ADDRESS_SUBS)}
 
 USER_URN_LOWER = USER_URN.lower()

@@ -29,7 +29,6 @@ from admincenter.models import AuditExport, AuditExportFormat, AuditExportStatus
 
 logger = logging.getLogger(__name__)
 
-EXPORT_FORMATS = tuple(AuditExportFormat.values)  # the one spelling lives on the model
 EXPORT_COLUMNS = (
     "id",
     "occurred_at",
@@ -89,12 +88,12 @@ def export_queryset(*, organization: Organization, filters: AuditFilters) -> Que
 def export_lines(*, organization: Organization, filters: AuditFilters, fmt: str) -> Iterator[str]:
     """Yield the export line by line (CSV with a header row, or JSON Lines), reading the
     database in chunks of ``EXPORT_CHUNK`` rows so memory stays flat whatever the range."""
-    if fmt not in EXPORT_FORMATS:
+    if fmt not in AuditExportFormat.values:
         raise ValueError(f"Unknown export format {fmt!r}: use csv or jsonl.")
     rows: Iterable[tuple] = export_queryset(organization=organization, filters=filters).iterator(
         chunk_size=EXPORT_CHUNK
     )
-    if fmt == "csv":
+    if fmt == AuditExportFormat.CSV:
         writer = csv.writer(_Line())
         yield writer.writerow(EXPORT_COLUMNS)
         for row in rows:
@@ -140,7 +139,7 @@ def export_job_create(
     *, organization: Organization, filters: AuditFilters, fmt: str, requested_by=None, total: int | None = None
 ) -> AuditExport:
     """Queue an export of the filtered log; the task runs after commit (in-process when eager)."""
-    if fmt not in EXPORT_FORMATS:
+    if fmt not in AuditExportFormat.values:
         raise ValueError(f"Unknown export format {fmt!r}: use csv or jsonl.")
     if total is None:
         total = audit_events_search(organization=organization, filters=filters).count()
@@ -175,7 +174,7 @@ def export_job_run(*, job_id: int) -> AuditExport | None:
     try:
         total = audit_events_search(organization=job.organization, filters=filters).count()
         AuditExport.objects.filter(pk=job.pk).update(total=total)
-        written = -1 if job.format == "csv" else 0  # the CSV header is not a row
+        written = -1 if job.format == AuditExportFormat.CSV else 0  # the CSV header is not a row
         with partial.open("w", encoding="utf-8", newline="") as out:
             for line in export_lines(organization=job.organization, filters=filters, fmt=job.format):
                 out.write(line)

@@ -77,12 +77,3 @@ def kind_badge(group) -> str:
     if kind == GroupKind.CUSTOM and group.scim_released_at:
         return format_html('<span class="badge badge-custom">Custom</span> <span class="badge">Formerly SCIM</span>')
     return format_html('<span class="badge badge-{}">{}</span>', kind, label)
-
-
-@register.simple_tag
-def url_or_empty(url_name: str, *args) -> str:
-    """``reverse`` that yields "" instead of failing (for optional sections)."""
-    try:
-        return reverse(url_name, args=args)
-    except NoReverseMatch:
-        return ""

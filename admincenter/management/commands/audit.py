@@ -17,9 +17,10 @@ from django.conf import settings
 from django.core.management.base import CommandError
 
 from admincenter.audit import processing, retention
-from admincenter.audit.export import EXPORT_FORMATS, export_lines
+from admincenter.audit.export import export_lines
 from admincenter.audit.selectors import AuditFilters
 from admincenter.management.base import OperatorCommand
+from admincenter.models import AuditExportFormat
 
 
 def _day(value: str) -> date:
@@ -63,7 +64,9 @@ class Command(OperatorCommand):
         self.add_org_argument(export)
         export.add_argument("--since", type=_day, metavar="YYYY-MM-DD", help="First day to include.")
         export.add_argument("--until", type=_day, metavar="YYYY-MM-DD", help="Last day to include.")
-        export.add_argument("--format", choices=EXPORT_FORMATS, default="csv", help="Default: csv.")
+        export.add_argument(
+            "--format", choices=AuditExportFormat.values, default=AuditExportFormat.CSV.value, help="Default: csv."
+        )
         export.add_argument("--output", metavar="FILE", help="Write to FILE instead of stdout.")
 
         purge = actions.add_parser(
@@ -105,7 +108,7 @@ class Command(OperatorCommand):
             filters=AuditFilters(since=since, until=until),
             fmt=options["format"],
         )
-        rows = -1 if options["format"] == "csv" else 0  # the CSV header is not an event
+        rows = -1 if options["format"] == AuditExportFormat.CSV else 0  # the CSV header is not an event
         if options["output"]:
             try:
                 with open(options["output"], "w", encoding="utf-8", newline="") as out:

@@ -23,7 +23,7 @@ from admincenter.audit.forms import AuditFilterForm, ExportForm, RequestFilterFo
 from admincenter.audit.selectors import AuditFilters
 from admincenter.models import AuditExportFormat, AuditExportStatus
 from admincenter.permissions import admin_required
-from admincenter.views.common import paginate
+from admincenter.views.common import found_or_404, paginate
 
 CONTENT_TYPES = {
     AuditExportFormat.CSV: "text/csv; charset=utf-8",
@@ -67,9 +67,7 @@ def _shown(value):
 @require_GET
 @admin_required
 def audit_detail(request, pk: int):
-    event = selectors.audit_event_get(organization=request.organization, pk=pk)
-    if event is None:
-        raise Http404("No such audit event.")
+    event = found_or_404(selectors.audit_event_get(organization=request.organization, pk=pk), "No such audit event.")
     keys = sorted(set(event.before or {}) | set(event.after or {}))
     changes = [(key, _shown((event.before or {}).get(key)), _shown((event.after or {}).get(key))) for key in keys]
     return render(
@@ -130,9 +128,7 @@ def audit_export(request):
 @require_GET
 @admin_required
 def audit_export_detail(request, pk: int):
-    job = selectors.audit_export_get(organization=request.organization, pk=pk)
-    if job is None:
-        raise Http404("No such export.")
+    job = found_or_404(selectors.audit_export_get(organization=request.organization, pk=pk), "No such export.")
     running = job.status in (AuditExportStatus.PENDING, AuditExportStatus.RUNNING)
     return render(
         request,
@@ -149,9 +145,10 @@ def audit_export_detail(request, pk: int):
 @require_GET
 @admin_required
 def audit_export_download(request, pk: int):
-    job = selectors.audit_export_get(organization=request.organization, pk=pk, status=AuditExportStatus.DONE)
-    if job is None:
-        raise Http404("No such export.")
+    job = found_or_404(
+        selectors.audit_export_get(organization=request.organization, pk=pk, status=AuditExportStatus.DONE),
+        "No such export.",
+    )
     path = export.export_job_path(job)
     if path is None or not path.is_file():
         raise Http404("The export file is no longer available; start a new export.")

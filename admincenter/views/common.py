@@ -42,20 +42,27 @@ def scim_base_url(request) -> str:
     return settings.SCIM_BASE_URL or request.build_absolute_uri(settings.SCIM_PATH)
 
 
+def found_or_404(found, message: str):
+    """What a selector found, or a 404 saying ``message`` when it found nothing (None)."""
+    if found is None:
+        raise Http404(message)
+    return found
+
+
 def group_or_404(request, group_id):
     """The group of the current organization, or 404 (another tenant's id is a 404 too)."""
-    group = groups_selectors.group_get(organization=request.organization, group_id=group_id)
-    if group is None:
-        raise Http404("No such group in this organization.")
-    return group
+    return found_or_404(
+        groups_selectors.group_get(organization=request.organization, group_id=group_id),
+        "No such group in this organization.",
+    )
 
 
 def user_or_404(request, user_id):
     """The user of the current organization, or 404 (another tenant's id is a 404 too)."""
-    user = users_selectors.user_get(organization=request.organization, user_id=user_id)
-    if user is None:
-        raise Http404("No such user in this organization.")
-    return user
+    return found_or_404(
+        users_selectors.user_get(organization=request.organization, user_id=user_id),
+        "No such user in this organization.",
+    )
 
 
 def group_member_remove_or_refuse(request, *, group, user, refuse, next_url: str):

@@ -48,6 +48,17 @@ def _register(
     return action
 
 
+def _register_on_target(name: str, done: str, attempted: str, *, counter: str = "") -> AuditAction:
+    """An action whose two phrases are a verb phrase followed by the target's label
+    ("created group Sales", "tried to create group Sales")."""
+    return _register(
+        name,
+        done=lambda t, b, a: f"{done} {t}",
+        attempted=lambda t, b, a: f"{attempted} {t}",
+        counter=counter,
+    )
+
+
 def action_get(action: AuditAction | str) -> AuditAction:
     """The registered action for ``action`` (an ``AuditAction`` or its name); raises
     ``UnknownAuditAction`` for anything else."""
@@ -85,12 +96,7 @@ def _grant(values: dict) -> str:
 
 
 # The phrases read as "PingOne added 3 members to Sales" once the actor is put in front.
-USER_CREATE = _register(
-    "user.create",
-    done=lambda t, b, a: f"created user {t}",
-    attempted=lambda t, b, a: f"create user {t}",
-    counter="users_created",
-)
+USER_CREATE = _register_on_target("user.create", "created user", "create user", counter="users_created")
 USER_UPDATE = _register(
     "user.update",
     done=lambda t, b, a: f"updated {t} ({_fields(a)})",
@@ -103,64 +109,23 @@ USER_EMAIL_CHANGE = _register(
     attempted=lambda t, b, a: f"change the email of {b.get('email', t)}",
     counter="users_updated",
 )
-USER_SCIM_ADOPT = _register(
-    "user.scim_adopt",
-    done=lambda t, b, a: f"took over existing user {t}",
-    attempted=lambda t, b, a: f"take over existing user {t}",
-    counter="users_updated",
+USER_SCIM_ADOPT = _register_on_target(
+    "user.scim_adopt", "took over existing user", "take over existing user", counter="users_updated"
 )
-USER_DEACTIVATE = _register(
-    "user.deactivate",
-    done=lambda t, b, a: f"deactivated {t}",
-    attempted=lambda t, b, a: f"deactivate {t}",
-    counter="users_deprovisioned",
-)
-USER_ACTIVATE = _register(
-    "user.activate",
-    done=lambda t, b, a: f"reactivated {t}",
-    attempted=lambda t, b, a: f"reactivate {t}",
-    counter="users_updated",
-)
-USER_DELETE = _register(
-    "user.delete",
-    done=lambda t, b, a: f"deleted user {t}",
-    attempted=lambda t, b, a: f"delete user {t}",
-    counter="users_deprovisioned",
-)
-COLLABORATOR_ADD = _register(
-    "collaborator.add",
-    done=lambda t, b, a: f"admitted collaborator {t}",
-    attempted=lambda t, b, a: f"admit collaborator {t}",
-)
-COLLABORATOR_REMOVE = _register(
-    "collaborator.remove",
-    done=lambda t, b, a: f"removed collaborator {t}",
-    attempted=lambda t, b, a: f"remove collaborator {t}",
-)
-GROUP_CREATE = _register(
-    "group.create",
-    done=lambda t, b, a: f"created group {t}",
-    attempted=lambda t, b, a: f"create group {t}",
-    counter="groups_created",
-)
-GROUP_UPDATE = _register(
-    "group.update",
-    done=lambda t, b, a: f"updated group {t}",
-    attempted=lambda t, b, a: f"update group {t}",
-    counter="groups_updated",
-)
+USER_DEACTIVATE = _register_on_target("user.deactivate", "deactivated", "deactivate", counter="users_deprovisioned")
+USER_ACTIVATE = _register_on_target("user.activate", "reactivated", "reactivate", counter="users_updated")
+USER_DELETE = _register_on_target("user.delete", "deleted user", "delete user", counter="users_deprovisioned")
+COLLABORATOR_ADD = _register_on_target("collaborator.add", "admitted collaborator", "admit collaborator")
+COLLABORATOR_REMOVE = _register_on_target("collaborator.remove", "removed collaborator", "remove collaborator")
+GROUP_CREATE = _register_on_target("group.create", "created group", "create group", counter="groups_created")
+GROUP_UPDATE = _register_on_target("group.update", "updated group", "update group", counter="groups_updated")
 GROUP_RENAME = _register(
     "group.rename",
     done=lambda t, b, a: f"renamed group {b.get('name', '?')} to {a.get('name', t)}",
     attempted=lambda t, b, a: f"rename group {b.get('name', t)}",
     counter="groups_updated",
 )
-GROUP_DELETE = _register(
-    "group.delete",
-    done=lambda t, b, a: f"deleted group {t}",
-    attempted=lambda t, b, a: f"delete group {t}",
-    counter="groups_deleted",
-)
+GROUP_DELETE = _register_on_target("group.delete", "deleted group", "delete group", counter="groups_deleted")
 GROUP_MEMBER_ADD = _register(
     "group.member.add",
     done=lambda t, b, a: f"added {plural(_n(a.get('members')), 'member')} to {t}",
@@ -185,21 +150,9 @@ GROUP_GRANT_REMOVE = _register(
     attempted=lambda t, b, a: f"take {_grant(b)} away from {t}",
     counter="groups_updated",
 )
-SCIM_TOKEN_CREATE = _register(
-    "scim.token.create",
-    done=lambda t, b, a: f"generated SCIM token {t}",
-    attempted=lambda t, b, a: f"generate SCIM token {t}",
-)
-SCIM_TOKEN_REVOKE = _register(
-    "scim.token.revoke",
-    done=lambda t, b, a: f"revoked SCIM token {t}",
-    attempted=lambda t, b, a: f"revoke SCIM token {t}",
-)
-SCIM_ENABLE = _register(
-    "scim.enable",
-    done=lambda t, b, a: f"enabled SCIM on {t}",
-    attempted=lambda t, b, a: f"enable SCIM on {t}",
-)
+SCIM_TOKEN_CREATE = _register_on_target("scim.token.create", "generated SCIM token", "generate SCIM token")
+SCIM_TOKEN_REVOKE = _register_on_target("scim.token.revoke", "revoked SCIM token", "revoke SCIM token")
+SCIM_ENABLE = _register_on_target("scim.enable", "enabled SCIM on", "enable SCIM on")
 SCIM_DISABLE = _register(
     "scim.disable",
     done=lambda t, b, a: f"disabled SCIM and released {plural(int(a.get('users_released') or 0), 'user')}",
@@ -210,30 +163,12 @@ SCIM_REQUEST_REJECTED = _register(
     done=lambda t, b, a: "sent a request that was rejected",
     attempted=lambda t, b, a: "send a request",
 )
-SSO_CONNECTION_CREATE = _register(
-    "sso_connection.create",
-    done=lambda t, b, a: f"added SSO connection {t}",
-    attempted=lambda t, b, a: f"add SSO connection {t}",
-)
-SSO_CONNECTION_UPDATE = _register(
-    "sso_connection.update",
-    done=lambda t, b, a: f"updated SSO connection {t}",
-    attempted=lambda t, b, a: f"update SSO connection {t}",
-)
-SSO_CONNECTION_DELETE = _register(
-    "sso_connection.delete",
-    done=lambda t, b, a: f"deleted SSO connection {t}",
-    attempted=lambda t, b, a: f"delete SSO connection {t}",
-)
-ORGANIZATION_CREATE = _register(
-    "organization.create",
-    done=lambda t, b, a: f"created organization {t}",
-    attempted=lambda t, b, a: f"create organization {t}",
-)
-PRODUCT_INSTANCE_CREATE = _register(
-    "product_instance.create",
-    done=lambda t, b, a: f"added product instance {t}",
-    attempted=lambda t, b, a: f"add product instance {t}",
+SSO_CONNECTION_CREATE = _register_on_target("sso_connection.create", "added SSO connection", "add SSO connection")
+SSO_CONNECTION_UPDATE = _register_on_target("sso_connection.update", "updated SSO connection", "update SSO connection")
+SSO_CONNECTION_DELETE = _register_on_target("sso_connection.delete", "deleted SSO connection", "delete SSO connection")
+ORGANIZATION_CREATE = _register_on_target("organization.create", "created organization", "create organization")
+PRODUCT_INSTANCE_CREATE = _register_on_target(
+    "product_instance.create", "added product instance", "add product instance"
 )
 LOGIN_JIT_REFUSED = _register(
     "login.jit_refused",
@@ -256,16 +191,10 @@ LOGIN_FAILURE = _register(
     done=lambda t, b, a: f"sign-in failed at {t}: {a.get('reason', '')}".rstrip(": "),
     attempted=lambda t, b, a: "sign in",
 )
-SSO_CONNECTION_TEST = _register(
-    "sso_connection.test",
-    done=lambda t, b, a: f"tested sign-in with SSO connection {t}",
-    attempted=lambda t, b, a: f"test SSO connection {t}",
+SSO_CONNECTION_TEST = _register_on_target(
+    "sso_connection.test", "tested sign-in with SSO connection", "test SSO connection"
 )
-DOMAIN_VERIFY = _register(
-    "domain.verify",
-    done=lambda t, b, a: f"verified domain {t}",
-    attempted=lambda t, b, a: f"verify domain {t}",
-)
+DOMAIN_VERIFY = _register_on_target("domain.verify", "verified domain", "verify domain")
 DOMAIN_VERIFY_FAILED = _register(
     "domain.verify_failed",
     done=lambda t, b, a: f"could not verify domain {t}: {a.get('reason', '')}".rstrip(": "),

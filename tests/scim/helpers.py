@@ -11,7 +11,6 @@ import json
 import uuid
 from typing import Any
 
-import pytest
 from django.test import Client
 from django.utils import timezone
 
@@ -33,13 +32,6 @@ ENTRA_GROUP_URN = "http://schemas.microsoft.com/2006/11/ResourceManagement/ADSCI
 SCIM_CONTENT_TYPE = "application/scim+json"
 
 OKTA_UA = "Okta SCIM Client 1.0.0"
-
-
-@pytest.fixture(autouse=True)
-def fast_password_hashing(settings):
-    """The ``organization`` fixture sets an admin password; PBKDF2 would dominate the run
-    time of these HTTP-level tests. Imported (as autouse) by every SCIM test module here."""
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
 # --- small helpers ------------------------------------------------------------------

@@ -16,7 +16,6 @@ from tests.scim.helpers import (
     ScimClient,
     assert_error,
     assert_scim,
-    fast_password_hashing,  # noqa: F401 (autouse)
     group_body,
     op,
     patch_body,

@@ -18,7 +18,6 @@ from tests.scim.helpers import (
     assert_service_provider_config_complete,
     expected_error,
     expected_list,
-    fast_password_hashing,  # noqa: F401 (autouse)
 )
 
 EXPECTED_SPC = {

@@ -31,7 +31,6 @@ from tests.scim.helpers import (
     assert_scim,
     expected_group,
     expected_list,
-    fast_password_hashing,  # noqa: F401 (autouse)
     group_body,
     member_ids,
     op,

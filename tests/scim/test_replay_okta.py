@@ -27,7 +27,6 @@ from tests.scim.helpers import (
     expected_group,
     expected_list,
     expected_user,
-    fast_password_hashing,  # noqa: F401 (autouse)
     member_ids,
 )
 

@@ -20,7 +20,6 @@ from tests.scim.helpers import (
     expected_group,
     expected_list,
     expected_user,
-    fast_password_hashing,  # noqa: F401 (autouse)
     pingone_user_body,
 )
 

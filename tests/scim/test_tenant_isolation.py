@@ -16,7 +16,6 @@ from tests.scim.helpers import (
     assert_scim,
     expected_group,
     expected_user,
-    fast_password_hashing,  # noqa: F401 (autouse)
     group_body,
     op,
     patch_body,

@@ -34,7 +34,6 @@ from tests.scim.helpers import (
     expected_deleted_user,
     expected_list,
     expected_user,
-    fast_password_hashing,  # noqa: F401 (autouse)
     op,
     patch_body,
     pingone_user_body,

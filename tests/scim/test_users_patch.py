@@ -21,7 +21,6 @@ from tests.scim.helpers import (
     assert_error,
     assert_scim,
     expected_user,
-    fast_password_hashing,  # noqa: F401 (autouse)
     op,
     patch_body,
 )

@@ -5,15 +5,15 @@ from __future__ import annotations
 
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
-from django.db import transaction
 
 from admincenter.audit import actions
 from admincenter.audit.record import Actor, audit_record
 from admincenter.errors import Forbidden, InvalidValue
 from admincenter.models import User
+from admincenter.services.transactions import atomic
 
 
-@transaction.atomic
+@atomic
 def user_password_change(*, user: User, old_password: str, new_password: str, actor: Actor) -> User:
     """Check the current password, validate the new one and save it.
 

@@ -6,15 +6,14 @@ settings writes have one home. Every change is audited in its own transaction.
 
 from __future__ import annotations
 
-from django.db import transaction
-
 from admincenter.audit import actions
 from admincenter.audit.record import Actor, audit_record
 from admincenter.errors import InvalidValue
 from admincenter.models import Organization, ScimDeactivateAction
+from admincenter.services.transactions import atomic
 
 
-@transaction.atomic
+@atomic
 def organization_scim_deactivate_set(*, organization: Organization, action: str, actor: Actor) -> Organization:
     """Choose what SCIM ``active=false`` does: deactivate the user (the default,
     docs/domain.md#deactivation-keeps-the-user) or delete them (docs/domain.md#deactivation-can-delete)."""

@@ -1,11 +1,21 @@
-"""Transactions for services that SCIM requests also call.
+"""The one transaction helper: ``atomic``, and ``all_or_nothing`` for a SCIM write.
 
-A SCIM write runs in one transaction that commits or rolls back whole
-(``all_or_nothing``, entered by ``scim/views.py``): any error ends the request. Savepoints
-inside it (every nested ``transaction.atomic`` block costs a SAVEPOINT and a RELEASE round
-trip, four per user create) could only ever be rolled back to together with everything
-else, so ``atomic`` skips them there. Elsewhere (Admin Center, commands, tests) it is
-exactly ``transaction.atomic``.
+THE rule: every service that writes more than one row, or reads a row under lock and
+writes it, is decorated ``@atomic``; a statement whose ``IntegrityError`` becomes a domain
+error is wrapped in ``with atomic():``. Views and commands that open a transaction
+themselves use the same helper; nobody uses plain ``transaction.atomic``.
+
+Outside ``all_or_nothing`` (Admin Center, commands, Celery, tests) ``atomic`` is exactly
+``transaction.atomic``. Inside it (a SCIM write, entered by ``scim/views.py``) the whole
+request commits or rolls back as one, and any error ends the request, so a savepoint
+could only ever be rolled back to together with everything else: ``atomic`` skips them
+there, saving a SAVEPOINT and a RELEASE round trip per nested block (four per user create).
+
+Why the flag lives on the connection object: Django keeps one connection per database
+alias and thread, and the transaction this flag describes belongs to that connection (a
+``ContextVar`` would also have to be keyed by alias, and would outlive a connection that
+Django closes and reopens). ``connection.in_atomic_block`` cannot replace it: it says a
+transaction is open, not that it is an all-or-nothing one.
 """
 
 from __future__ import annotations

@@ -199,6 +199,22 @@ def delete_group_audited(*, organization: Organization, group: Group, actor: Act
     )
 
 
+def group_audit_record(
+    action: actions.AuditAction, *, organization: Organization, actor: Actor, group: Group, **values
+):
+    """One audit event about ``group``, under its id and current name; ``values`` are
+    ``audit_record``'s (``before``, ``after``...)."""
+    audit_record(
+        organization=organization,
+        actor=actor,
+        action=action,
+        target_type="group",
+        target_id=group.pk,
+        target_label=group.name,
+        **values,
+    )
+
+
 def _ensure_admin_member_editable(group: Group) -> None:
     """Admins edit members of custom, product and *Admin Center Administrators* groups."""
     if group.system_key == SystemGroupKey.EVERYONE:
@@ -251,13 +267,11 @@ def group_members_add(*, organization: Organization, group: Group, user_ids: Ite
         ignore_conflicts=True,
     )
     Group.objects.filter(pk=group.pk).update(updated_at=timezone.now())
-    audit_record(
+    group_audit_record(
+        actions.GROUP_MEMBER_ADD,
         organization=organization,
         actor=actor,
-        action=actions.GROUP_MEMBER_ADD,
-        target_type="group",
-        target_id=group.pk,
-        target_label=group.name,
+        group=group,
         after={"members": sorted(u.email for u in new_users)},
     )
     return len(new_users)
@@ -281,13 +295,11 @@ def group_members_remove(*, organization: Organization, group: Group, user_ids: 
         _ensure_not_last_admin(organization, ids)
     removed, _ = group.memberships.filter(user_id__in=ids).delete()
     Group.objects.filter(pk=group.pk).update(updated_at=timezone.now())
-    audit_record(
+    group_audit_record(
+        actions.GROUP_MEMBER_REMOVE,
         organization=organization,
         actor=actor,
-        action=actions.GROUP_MEMBER_REMOVE,
-        target_type="group",
-        target_id=group.pk,
-        target_label=group.name,
+        group=group,
         before={"members": emails},
     )
     return removed
@@ -351,13 +363,11 @@ def group_grant_add(
             f"'{group.name}' already has one of these roles on {instance}.",
             field="roles",
         ) from None
-    audit_record(
+    group_audit_record(
+        actions.GROUP_GRANT_ADD,
         organization=organization,
         actor=actor,
-        action=actions.GROUP_GRANT_ADD,
-        target_type="group",
-        target_id=group.pk,
-        target_label=group.name,
+        group=group,
         after={
             "instance": str(instance),
             "instance_id": instance.instance_id,
@@ -384,12 +394,10 @@ def group_grant_remove(*, organization: Organization, grant: GroupGrant, actor: 
         "roles": [grant.role.name],
     }
     grant.delete()
-    audit_record(
+    group_audit_record(
+        actions.GROUP_GRANT_REMOVE,
         organization=organization,
         actor=actor,
-        action=actions.GROUP_GRANT_REMOVE,
-        target_type="group",
-        target_id=group.pk,
-        target_label=group.name,
+        group=group,
         before=before,
     )

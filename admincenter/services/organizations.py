@@ -28,6 +28,7 @@ from admincenter.models import (
     User,
     UserSource,
 )
+from admincenter.services.groups import group_audit_record
 
 
 @transaction.atomic
@@ -109,13 +110,11 @@ def organization_create(
             managed_by=MembershipOwner.ADMIN,
             added_by=actor.display,
         )
-        audit_record(
+        group_audit_record(
+            actions.GROUP_MEMBER_ADD,
             organization=organization,
             actor=actor,
-            action=actions.GROUP_MEMBER_ADD,
-            target_type="group",
-            target_id=admins.pk,
-            target_label=admins.name,
+            group=admins,
             after={"members": [admin.email]},
         )
     return organization

@@ -35,6 +35,7 @@ from admincenter.models import (
     UserSource,
 )
 from admincenter.services.domains import verified_domain_for
+from admincenter.services.groups import group_audit_record
 from admincenter.services.transactions import atomic
 from admincenter.services.users import NAME_MAX_LENGTH, home_user, normalize_email, save_new_user
 
@@ -262,13 +263,11 @@ def _add_group_claims(organization: Organization, connection: SsoConnection, use
         ignore_conflicts=True,
     )
     for group in groups:
-        audit_record(
+        group_audit_record(
+            actions.GROUP_MEMBER_ADD,
             organization=organization,
             actor=actor,
-            action=actions.GROUP_MEMBER_ADD,
-            target_type="group",
-            target_id=group.pk,
-            target_label=group.name,
+            group=group,
             after={"members": [user.email], "via": "jit"},
         )
 

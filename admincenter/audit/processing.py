@@ -24,6 +24,7 @@ from django.utils import timezone
 from admincenter.audit.actions import action_find
 from admincenter.audit.export import export_jobs_resume
 from admincenter.audit.summaries import event_summary, request_summary
+from admincenter.hotsql import audit_events_mark_processed, request_logs_mark_processed
 from admincenter.idp import idp_from_user_agent
 from admincenter.models import AuditEvent, AuditHourlyRollup, Outcome, ScimRequestLog
 
@@ -183,8 +184,8 @@ def process_batch(
                     delta.counts["errors"] += 1
                     delta.errors_by_type[scim_type or str(code)] += 1
 
-        _write_events(event_updates, now)
-        _write_logs(log_updates, now)
+        audit_events_mark_processed(event_updates, now)
+        request_logs_mark_processed(log_updates, now)
         _apply_rollups(deltas)
     return ProcessResult(
         events=len(events),
@@ -205,45 +206,6 @@ def _events_per_request(request_ids: set[str]) -> dict[str, int]:
         .annotate(n=Count("id"))
     )
     return dict(rows)
-
-
-def _write_events(updates: list[tuple[int, str]], now: datetime) -> None:
-    if not updates:
-        return
-    table = connection.ops.quote_name(AuditEvent._meta.db_table)
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            # One statement for the whole batch (bulk_update's CASE WHEN is far slower).
-            cursor.execute(
-                f"UPDATE {table} AS e SET summary = u.summary, processed_at = %s "  # noqa: S608 (table name only)
-                "FROM unnest(%s::bigint[], %s::text[]) AS u(id, summary) WHERE e.id = u.id",
-                [now, [u[0] for u in updates], [u[1] for u in updates]],
-            )
-        else:
-            cursor.executemany(
-                f"UPDATE {table} SET summary = %s, processed_at = %s WHERE id = %s",  # noqa: S608
-                [(summary, now, pk) for pk, summary in updates],
-            )
-
-
-def _write_logs(updates: list[tuple[int, str, str, int]], now: datetime) -> None:
-    if not updates:
-        return
-    table = connection.ops.quote_name(ScimRequestLog._meta.db_table)
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            cursor.execute(
-                f"UPDATE {table} AS r SET idp = u.idp, summary = u.summary, event_count = u.n, "  # noqa: S608
-                "processed_at = %s FROM unnest(%s::bigint[], %s::text[], %s::text[], %s::int[]) "
-                "AS u(id, idp, summary, n) WHERE r.id = u.id",
-                [now, *(list(column) for column in zip(*updates, strict=True))],
-            )
-        else:
-            cursor.executemany(
-                f"UPDATE {table} SET idp = %s, summary = %s, event_count = %s, processed_at = %s "  # noqa: S608
-                "WHERE id = %s",
-                [(idp, summary, count, now, pk) for pk, idp, summary, count in updates],
-            )
 
 
 def _apply_rollups(deltas: dict[tuple[int, datetime], _Delta]) -> None:

@@ -18,7 +18,7 @@ from admincenter.audit import actions
 from admincenter.audit.enqueue import schedule_audit_processing
 from admincenter.audit.record import Actor, audit_record, changed_fields
 from admincenter.errors import InvalidValue
-from admincenter.hotsql import RowInsert
+from admincenter.hotsql import RowInsert, person_row_delete
 from admincenter.models import (
     Group,
     GroupKind,
@@ -43,27 +43,10 @@ from admincenter.services.users import (
     apply_active,
     audit_user_deleted,
     delete_audited,
-    delete_person,
     ensure_email_free,
     normalize_email,
     save_new_user,
 )
-
-# User fields the IdP owns (everything SCIM may write).
-SCIM_USER_FIELDS = (
-    "email",
-    "given_name",
-    "family_name",
-    "display_name",
-    "external_id",
-    "title",
-    "department",
-    "employee_number",
-    "manager_id",
-    "scim_attributes",
-    "is_active",
-)
-
 
 # The write services below take the resource as read by ``scim_user_get`` /
 # ``scim_group_get`` with ``for_update=True`` in the caller's transaction: the SCIM edge
@@ -169,7 +152,7 @@ def scim_user_delete(*, organization: Organization, connection: SsoConnection, u
     memberships go, the email becomes free, the audit trail stays. On PostgreSQL a person is deleted without reading
     the row first; an operator goes through Django's collector."""
     key = scim_resource_id(user_id, what="User")
-    user = delete_person(organization=organization, user_id=key)
+    user = person_row_delete(organization_id=organization.pk, user_id=key)
     if user is None:  # not there (404), an operator, or not PostgreSQL: read it under lock
         user = scim_user_get(organization=organization, user_id=key, for_update=True)
         _adopt(organization, connection, user, actor)

@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import connections, router, transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -26,9 +25,10 @@ from admincenter.errors import (
     NotFound,
     Unauthenticated,
 )
-from admincenter.hotsql import JoinedRow
-from admincenter.models import Organization, ProvisioningMode, ScimToken, SsoConnection
+from admincenter.hotsql import scim_token_row
+from admincenter.models import Organization, ProvisioningMode, ScimToken
 from admincenter.selectors.tokens import live_token_count
+from admincenter.services.transactions import atomic
 
 TOKEN_PREFIX = "optiid_scim_"
 _PREFIX_RANDOM_CHARS = 8
@@ -47,7 +47,7 @@ def hash_token(raw: str) -> str:
     return hashlib.sha256(raw.encode("utf-8")).hexdigest()
 
 
-@transaction.atomic
+@atomic
 def scim_token_issue(
     *,
     organization: Organization,
@@ -115,7 +115,7 @@ def scim_token_find(*, organization: Organization, prefix_or_id: str) -> ScimTok
     return token
 
 
-@transaction.atomic
+@atomic
 def scim_token_revoke(*, organization: Organization, token: ScimToken, actor: Actor) -> ScimToken:
     try:
         token = ScimToken.objects.select_for_update().get(pk=token.pk, organization=organization)
@@ -138,45 +138,12 @@ def scim_token_revoke(*, organization: Organization, token: ScimToken, actor: Ac
     return token
 
 
-# Every SCIM request runs this lookup, so its SQL is written once per database vendor
-# (admincenter/hotsql.py): the same row as ``ScimToken.objects.select_related(
-# "organization", "sso_connection").get(token_hash=...)``, by the unique hash index.
-_TOKEN_ROW = JoinedRow((ScimToken, "t"), (Organization, "o"), (SsoConnection, "c"))
-_TOKEN_SQL: dict[str, str] = {}
-
-
-def _token_lookup_sql(connection) -> str:
-    sql = _TOKEN_SQL.get(connection.vendor)
-    if sql is None:
-        quote = connection.ops.quote_name
-        token_field = ScimToken._meta.get_field
-        sql = _TOKEN_SQL[connection.vendor] = (
-            f"SELECT {_TOKEN_ROW.columns(connection)}"  # noqa: S608 (names from model metadata)
-            f" FROM {quote(ScimToken._meta.db_table)} t"
-            f" JOIN {quote(Organization._meta.db_table)} o"
-            f" ON o.{quote(Organization._meta.pk.column)} = t.{quote(token_field('organization').column)}"
-            f" JOIN {quote(SsoConnection._meta.db_table)} c"
-            f" ON c.{quote(SsoConnection._meta.pk.column)} = t.{quote(token_field('sso_connection').column)}"
-            f" WHERE t.{quote(token_field('token_hash').column)} = %s"
-        )
-    return sql
-
-
 def scim_token_lookup(raw: str) -> ScimToken | None:
-    """The token row whose hash matches ``raw`` (with organization and connection), or None."""
+    """The token row whose hash matches ``raw`` (with organization and connection), or None.
+    Every SCIM request runs it, so its SQL is hand-built (``hotsql.scim_token_row``)."""
     if not raw:
         return None
-    connection = connections[router.db_for_read(ScimToken)]
-    sql = _token_lookup_sql(connection)
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [hash_token(raw)])
-        row = cursor.fetchone()
-    if row is None:
-        return None
-    token, organization, sso_connection = _TOKEN_ROW.load(row, connection)
-    token.organization = organization
-    token.sso_connection = sso_connection
-    return token
+    return scim_token_row(hash_token(raw))
 
 
 def scim_token_check(token: ScimToken | None) -> ScimToken:

@@ -10,15 +10,14 @@ from __future__ import annotations
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
-from django.db import IntegrityError, connections, router
+from django.db import IntegrityError
 from django.utils import timezone
 
 from admincenter.audit import actions
 from admincenter.audit.record import Actor, audit_record, changed_fields
 from admincenter.errors import Conflict, Forbidden, InvalidValue, NotFound
-from admincenter.hotsql import JoinedRow, RowInsert
+from admincenter.hotsql import RowInsert, user_row_delete
 from admincenter.models import (
-    AuditExport,
     GroupMembership,
     Organization,
     OrgMembership,
@@ -257,7 +256,7 @@ def delete_audited(*, organization: Organization, user: User, actor: Actor, afte
     """Delete the user with their memberships and write ``user.delete``; callers own the
     rules and the transaction. The event keeps the email: the trail outlives the user."""
     pk, email = user.pk, user.email
-    _delete_user_row(user)
+    _user_row_delete(user)
     audit_user_deleted(organization=organization, actor=actor, user_id=pk, email=email, after=after)
 
 
@@ -274,110 +273,14 @@ def audit_user_deleted(*, organization: Organization, actor: Actor, user_id, ema
     )
 
 
-# What deleting a person touches, by relation (tests check this covers User's relations).
-# Django's collector would find the same, at the cost of a statement per relation
-# (eight) and more CPU than the statements; IdPs deprovision people by the thousand.
-_DELETED_WITH_THE_USER = (GroupMembership, OrgMembership)
-_UNLINKED_FROM_THE_USER = ((User, "manager"), (AuditExport, "requested_by"))
-# Django admin's log and auth groups/permissions: only operators (staff) can have rows there.
-OPERATOR_ONLY_RELATIONS = ("admin.LogEntry", "admincenter.User_groups", "admincenter.User_user_permissions")
-
-
-_PERSON_COLUMNS = JoinedRow((User, "gone"))
-
-
-def _quoted_column(connection, model, field: str) -> str:
-    return connection.ops.quote_name(model._meta.get_field(field).column)
-
-
-_DELETION_SQL: dict[tuple[str, str], object] = {}  # (what, vendor) -> SQL, written once
-
-
-def _dependents_sql(connection) -> list[str]:
-    """What goes with a user's row, from the lists above, each taking the user's primary
-    key: as Django's collector would issue it, without its per-call compile and relation
-    walk. One statement on PostgreSQL (data-modifying CTEs), one per relation elsewhere.
-    It must run in a statement after the user's row is locked or deleted: one that started
-    earlier would not see rows pointing at the user that another transaction committed
-    while this one waited for the lock, and the foreign keys would fail at commit."""
-    cached = _DELETION_SQL.get(("dependents", connection.vendor))
-    if cached is not None:
-        return cached
-    quote = connection.ops.quote_name
-    deletes = [
-        f"DELETE FROM {quote(m._meta.db_table)} WHERE {_quoted_column(connection, m, 'user')} = %s"  # noqa: S608
-        for m in _DELETED_WITH_THE_USER
-    ]
-    unlinks = []
-    for model, field in _UNLINKED_FROM_THE_USER:
-        column = _quoted_column(connection, model, field)
-        unlinks.append(f"UPDATE {quote(model._meta.db_table)} SET {column} = NULL WHERE {column} = %s")  # noqa: S608
-    statements = deletes + unlinks
-    if connection.vendor == "postgresql":
-        *ctes, last = statements
-        statements = [f"WITH {', '.join(f'r{i} AS ({sql})' for i, sql in enumerate(ctes))} {last}"]
-    _DELETION_SQL["dependents", connection.vendor] = statements
-    return statements
-
-
-def _person_delete_sql(connection) -> str:
-    """DELETE of a home user of an organization who is not an operator, by id, returning
-    the row as it was (PostgreSQL). The organization is compared with IS NOT DISTINCT FROM
-    so that only the primary key can serve it, as ``hotsql.EqualsNotIndexed`` explains."""
-    cached = _DELETION_SQL.get(("person", connection.vendor))
-    if cached is None:
-        user = User._meta
-        cached = _DELETION_SQL["person", connection.vendor] = (
-            f"DELETE FROM {connection.ops.quote_name(user.db_table)} AS gone"  # noqa: S608 (model metadata)
-            f" WHERE gone.{connection.ops.quote_name(user.pk.column)} = %s"
-            f" AND gone.{_quoted_column(connection, User, 'home_organization')} IS NOT DISTINCT FROM %s"
-            f" AND NOT gone.{_quoted_column(connection, User, 'is_staff')}"
-            f" AND NOT gone.{_quoted_column(connection, User, 'is_superuser')}"
-            f" RETURNING {_PERSON_COLUMNS.columns(connection)}"
-        )
-    return cached
-
-
-def _delete_dependents(connection, key) -> None:
-    with connection.cursor() as cursor:
-        for sql in _dependents_sql(connection):
-            cursor.execute(sql, [key] * sql.count("%s"))
-
-
-def _delete_user_row(user: User) -> None:
-    """``user.delete()`` for a row the caller has locked, in the statements a person's row
-    needs: memberships deleted, manager links and export requests unlinked (SET_NULL),
-    then the row itself."""
+def _user_row_delete(user: User) -> None:
+    """``user.delete()`` for a row the caller has locked: a person's row goes by the
+    statements ``hotsql.user_row_delete`` names; an operator (who may have admin-log and
+    permission rows) through Django's collector."""
     if user.is_staff or user.is_superuser:
         user.delete()
         return
-    connection = connections[router.db_for_write(User)]
-    key = User._meta.pk.get_db_prep_value(user.pk, connection)
-    _delete_dependents(connection, key)
-    table, pk = connection.ops.quote_name(User._meta.db_table), connection.ops.quote_name(User._meta.pk.column)
-    with connection.cursor() as cursor:
-        cursor.execute(f"DELETE FROM {table} WHERE {pk} = %s", [key])  # noqa: S608 (model metadata)
-    user.pk = None  # as Model.delete() leaves it
-
-
-def delete_person(*, organization: Organization, user_id) -> User | None:
-    """On PostgreSQL, delete a home user of ``organization`` who is not an operator, by id,
-    as ``_delete_user_row`` would, without reading the row first (IdPs deprovision people
-    by the thousand): the user's row, deleted and returned as it was, then what goes with
-    it. None when there is no such user, and always elsewhere: the caller then reads the
-    row under lock and deletes it. The caller owns the rules, the audit event and the
-    transaction."""
-    connection = connections[router.db_for_write(User)]
-    if connection.vendor != "postgresql":
-        return None
-    key = User._meta.pk.get_db_prep_value(user_id, connection)
-    with connection.cursor() as cursor:
-        cursor.execute(_person_delete_sql(connection), [key, organization.pk])
-        row = cursor.fetchone()
-    if row is None:
-        return None
-    _delete_dependents(connection, key)
-    return _PERSON_COLUMNS.load(row, connection)[0]
+    user_row_delete(user)
 
 
 def _ensure_not_last_admin_anywhere(organization: Organization, user: User) -> None:

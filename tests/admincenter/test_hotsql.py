@@ -192,3 +192,52 @@ def test_many_appended_rows_are_written_in_chunks_in_order(scim_organization, mo
         events.append(organization=scim_organization, actor_type="scim_token", action="user.create")
     paths = list(ScimRequestLog.objects.order_by("id").values_list("path", flat=True))
     assert paths == [f"/api/scim/v2/Users?n={n}" for n in range(10)]
+
+
+def _models_written_by_hand_built_sql() -> set:
+    """hotsql's statements' models, and the model of every ``RowInsert`` in the project."""
+    import gc
+    import importlib
+    import pkgutil
+
+    import admincenter
+    from admincenter import hotsql
+
+    for module in pkgutil.walk_packages(admincenter.__path__, "admincenter."):
+        if ".migrations" not in module.name:
+            importlib.import_module(module.name)
+    inserted = {obj.model for obj in gc.get_objects() if isinstance(obj, RowInsert)}
+    return set(hotsql.MODELS_WRITTEN) | inserted
+
+
+def _models_with_receivers(models) -> list[str]:
+    from django.db.models import signals
+
+    found = []
+    for model in models:
+        senders = [model, *(field.remote_field.through for field in model._meta.local_many_to_many)]
+        for name in ("pre_save", "post_save", "pre_delete", "post_delete", "m2m_changed"):
+            if any(getattr(signals, name).has_listeners(sender) for sender in senders):
+                found.append(f"{model._meta.label} {name}")
+    return found
+
+
+def test_no_model_written_by_hand_built_sql_has_signal_receivers():
+    """hotsql writes rows without sending signals; a receiver on one of these models would
+    silently never run for SCIM's writes."""
+    models = _models_written_by_hand_built_sql()
+    assert {User, AuditEvent, ScimRequestLog} <= models
+    assert _models_with_receivers(models) == []
+
+
+def test_a_receiver_on_a_model_written_by_hand_built_sql_is_found():
+    from django.db.models.signals import post_delete
+
+    def receiver(**kwargs):
+        return None
+
+    post_delete.connect(receiver, sender=User, weak=False)
+    try:
+        assert _models_with_receivers([User]) == ["admincenter.User post_delete"]
+    finally:
+        post_delete.disconnect(receiver, sender=User)

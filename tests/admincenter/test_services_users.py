@@ -310,29 +310,29 @@ def test_user_delete_removes_the_user_and_keeps_the_audit_trail(organization, ma
 
 
 def test_deleting_a_person_covers_every_relation_of_user():
-    """users._delete_user_row names what a deletion touches; a new relation to User must
-    be added there (or to the operator-only list), or deletions would break on it."""
-    from admincenter.services import users
+    """hotsql names what deleting a person touches; a new relation to User must be added
+    there (or to the operator-only list), or deletions would break on it."""
+    from admincenter import hotsql
 
     relations = {
         (f.related_model._meta.label, f.field.name)
         for f in User._meta.get_fields(include_hidden=True)
         if f.is_relation and f.auto_created and not f.concrete and not f.many_to_many
     }
-    handled = {(m._meta.label, "user") for m in users._DELETED_WITH_THE_USER}
-    handled |= {(m._meta.label, field) for m, field in users._UNLINKED_FROM_THE_USER}
-    handled |= {(label, "user") for label in users.OPERATOR_ONLY_RELATIONS}
+    handled = {(m._meta.label, "user") for m in hotsql.USER_DELETED_WITH}
+    handled |= {(m._meta.label, field) for m, field in hotsql.USER_UNLINKED_FROM}
+    handled |= {(label, "user") for label in hotsql.OPERATOR_ONLY_RELATIONS}
     assert relations == handled
 
 
-@pytest.mark.parametrize("deletion", ["user_delete", pytest.param("delete_person", marks=pytest.mark.postgres)])
+@pytest.mark.parametrize("deletion", ["user_delete", pytest.param("person_row_delete", marks=pytest.mark.postgres)])
 def test_deleting_a_person_removes_memberships_everywhere_and_unlinks_what_points_to_them(
     organization, other_organization, manual_user, custom_group, admin, deletion
 ):
-    """The Admin Center's delete, and SCIM's on PostgreSQL (``delete_person``: by id, no
-    read first, returning the row as it was for the audit event)."""
+    """The Admin Center's delete, and SCIM's on PostgreSQL (``hotsql.person_row_delete``:
+    by id, no read first, returning the row as it was for the audit event)."""
+    from admincenter import hotsql
     from admincenter.models import AuditExport, OrgMembership
-    from admincenter.services import users
 
     services.group_members_add(organization=organization, group=custom_group, user_ids=[manual_user.pk], actor=admin)
     OrgMembership.objects.create(user=manual_user, organization=other_organization)
@@ -343,11 +343,11 @@ def test_deleting_a_person_removes_memberships_everywhere_and_unlinks_what_point
     if deletion == "user_delete":
         services.user_delete(organization=organization, user=manual_user, actor=admin)
     else:
-        deleted = users.delete_person(organization=organization, user_id=manual_user.pk)
+        deleted = hotsql.person_row_delete(organization_id=organization.pk, user_id=manual_user.pk)
         assert {f.attname: getattr(deleted, f.attname) for f in User._meta.concrete_fields} == {
             f.attname: getattr(before, f.attname) for f in User._meta.concrete_fields
         }
-        assert users.delete_person(organization=organization, user_id=before.pk) is None
+        assert hotsql.person_row_delete(organization_id=organization.pk, user_id=before.pk) is None
     connection.check_constraints()  # the foreign keys PostgreSQL would check at commit
 
     assert not User.objects.filter(pk=before.pk).exists()
@@ -359,14 +359,14 @@ def test_deleting_a_person_removes_memberships_everywhere_and_unlinks_what_point
 
 
 @pytest.mark.postgres
-def test_delete_person_leaves_other_organizations_and_operators_alone(organization, other_organization):
-    from admincenter.services import users
+def test_person_row_delete_leaves_other_organizations_and_operators_alone(organization, other_organization):
+    from admincenter import hotsql
 
     stranger = User.objects.create(email="stranger@globex.test", home_organization=other_organization)
     operator = User.objects.create(email="ops@acme.test", home_organization=organization, is_staff=True)
     root = User.objects.create(email="root@acme.test", home_organization=organization, is_superuser=True)
     for user in (stranger, operator, root):
-        assert users.delete_person(organization=organization, user_id=user.pk) is None
+        assert hotsql.person_row_delete(organization_id=organization.pk, user_id=user.pk) is None
         assert User.objects.filter(pk=user.pk).exists()
 
 

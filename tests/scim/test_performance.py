@@ -175,8 +175,8 @@ def test_reads_and_deletes_by_id_use_the_primary_key_before_any_statistics(scim_
     """A table PostgreSQL has not analysed yet (autovacuum off, or just filled by an IdP):
     with a plain tenant equality it was read through an index on the organization, every
     user of the tenant scanned to find one."""
+    from admincenter import hotsql
     from admincenter.selectors import scim
-    from admincenter.services import users
 
     user = _bulk_users(scim_organization, sso_connection, 300)[150]
     plans = []
@@ -190,7 +190,7 @@ def test_reads_and_deletes_by_id_use_the_primary_key_before_any_statistics(scim_
                 else [scim_organization.pk, "scim", user.pk],
             )
             plans.append("\n".join(row[0] for row in cursor.fetchall()))
-        cursor.execute(f"EXPLAIN {users._person_delete_sql(connection)}", [user.pk, scim_organization.pk])
+        cursor.execute(f"EXPLAIN {hotsql._person_delete_sql(connection)}", [user.pk, scim_organization.pk])
         plans.append("\n".join(row[0] for row in cursor.fetchall()))
     user_read, group_read, delete = plans
     assert "Index Scan using admincenter_user_pkey" in user_read and "Index Cond: (id = " in user_read, user_read

@@ -79,7 +79,7 @@ FAILURE_REASONS = frozenset(
 class SsoValidationError(Exception):
     """A response that must not sign anyone in. ``reason`` is a short code, audited as
     ``login.failure``; it is one of ``FAILURE_REASONS``, each explained in plain words by
-    ``sso.views.FAILURE_EXPLANATIONS`` (a test keeps the two in step).
+    ``sso.outcome.FAILURE_EXPLANATIONS`` (a test keeps the two in step).
     ``detail`` goes to the application log only."""
 
     def __init__(self, reason: str, detail: str = ""):

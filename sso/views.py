@@ -1,58 +1,20 @@
-"""Protocol-neutral sign-in views: start a sign-in with a connection, finish it from a
-verified identity, or refuse it (docs/sso.md).
-
-CONTRACT used by ``sso.views_saml`` and ``sso.views_oidc``:
-- ``finish_sign_in(request, *, connection, identity, next_url, test) -> HttpResponse``
-- ``fail_sign_in(request, *, connection, error) -> HttpResponse``
+"""Protocol-neutral sign-in entry points: start a sign-in with a connection, for a person
+(``sso_login``) or an administrator's test (``sso_test``), and hand it to the SAML or OIDC
+views (docs/sso.md). How a sign-in ends is ``sso.outcome``.
 """
 
 from __future__ import annotations
 
 from django.http import Http404
-from django.shortcuts import render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
 from admincenter.models import SsoConnection
-from admincenter.permissions import actor_for, admin_required, forbidden, is_admin
+from admincenter.permissions import admin_required
 from admincenter.selectors.sso import sso_connection_by_public_id
-from admincenter.services.signin import (
-    SignInRefused,
-    sso_connection_test_record,
-    sso_sign_in,
-    sso_validation_failed,
-)
-from admincenter.views.signin import complete_sign_in, safe_next_url, sign_in_context
-from sso import views_oidc, views_saml
+from admincenter.views.signin import safe_next_url
+from sso import outcome, views_oidc, views_saml
 from sso.identity import SsoValidationError
-
-# What a person reads when a response fails a check; the code itself is audited.
-FAILURE_EXPLANATIONS = {
-    "signature_invalid": "The identity provider's answer was not signed with the certificate this connection trusts.",
-    "audience_mismatch": "The identity provider's answer was meant for another application.",
-    "destination_mismatch": "The identity provider's answer was sent to another address than this application's.",
-    "issuer_mismatch": "The answer did not come from the identity provider this connection is set up with.",
-    "expired": "The identity provider's answer is outside its validity time: it expired, or the clocks disagree. "
-    "Start the sign-in again.",
-    "not_yet_valid": "The identity provider's answer is not valid yet: the clocks disagree. Try again in a minute.",
-    "subject_mismatch": "Your identity provider described another person in your profile than the one who signed in.",
-    "replayed": "This answer from the identity provider was already used. Start the sign-in again.",
-    "in_response_to_mismatch": "The answer does not belong to a sign-in started here, or it took too long. "
-    "Start the sign-in again.",
-    "state_mismatch": "This browser did not start the sign-in the identity provider answered, or it took too long. "
-    "Start the sign-in again.",
-    "nonce_mismatch": "The identity provider's answer does not belong to this sign-in. Start the sign-in again.",
-    "unsolicited_refused": "Sign-in must start from this application, not from the identity provider's portal.",
-    "email_unverified": "Your identity provider says your email address is not verified.",
-    "no_email": "Your identity provider did not send an email address.",
-    "idp_error": "Your identity provider refused or cancelled the sign-in.",
-    "idp_unreachable": "Your identity provider could not be reached. Try again later.",
-    "token_exchange_failed": "The sign-in could not be completed with your identity provider. Try again later.",
-    "userinfo_failed": "Your profile could not be read from your identity provider. Try again later.",
-    "connection_not_ready": "This sign-in option is not set up completely yet. Ask your IT administrator.",
-    "invalid_response": "The identity provider's answer could not be read.",
-}
-GENERIC_FAILURE = "The identity provider's answer did not pass the checks."
 
 
 def _connection_or_404(public_id) -> SsoConnection:
@@ -64,7 +26,7 @@ def _connection_or_404(public_id) -> SsoConnection:
 
 def _start(request, connection: SsoConnection, *, next_url: str, test: bool):
     if not connection.is_ready:
-        return fail_sign_in(
+        return outcome.fail_sign_in(
             request,
             connection=connection,
             error=SsoValidationError("connection_not_ready", f"connection {connection.public_id} is a draft"),
@@ -92,59 +54,3 @@ def sso_test(request, public_id):
     if connection.organization_id != request.organization.pk:
         raise Http404("No such SSO connection in this organization.")
     return _start(request, connection, next_url="", test=True)
-
-
-def finish_sign_in(request, *, connection, identity, next_url: str = "", test: bool = False):
-    """A verified identity came back: show it (test), or sign the person in and send them
-    on, or show why they may not sign in."""
-    if test:
-        return _test_result(request, connection, identity)
-    try:
-        user = sso_sign_in(connection=connection, identity=identity, context=sign_in_context(request))
-    except SignInRefused as refusal:
-        response = render(
-            request,
-            "sso/refused.html",
-            {"message": refusal.message, "reason": refusal.reason, "connection": connection},
-            status=403,
-        )
-        response["Cache-Control"] = "no-store"
-        return response
-    return complete_sign_in(request, user, next_url)
-
-
-def _test_result(request, connection, identity):
-    # The test flag was set by ``sso_test`` for an administrator; check again that the
-    # browser finishing it is one of this organization's administrators.
-    if not (is_admin(request) and request.user.home_organization_id == connection.organization_id):
-        return forbidden(request, reason="Only this organization's administrators can test its SSO connections.")
-    sso_connection_test_record(connection=connection, identity=identity, actor=actor_for(request))
-    attributes = sorted(
-        (name, [str(v) for v in value] if isinstance(value, list | tuple) else [str(value)])
-        for name, value in (identity.attributes or {}).items()
-    )
-    response = render(
-        request,
-        "sso/test_result.html",
-        {"section": "settings", "connection": connection, "identity": identity, "attributes": attributes},
-    )
-    response["Cache-Control"] = "no-store"
-    return response
-
-
-def fail_sign_in(request, *, connection, error):
-    """A response failed a protocol check: audited with its reason code, explained in
-    plain words, and a way back to the sign-in page."""
-    sso_validation_failed(connection=connection, error=error, context=sign_in_context(request))
-    response = render(
-        request,
-        "sso/error.html",
-        {
-            "explanation": FAILURE_EXPLANATIONS.get(error.reason, GENERIC_FAILURE),
-            "reason": error.reason,
-            "connection": connection,
-        },
-        status=400,
-    )
-    response["Cache-Control"] = "no-store"
-    return response

@@ -2,7 +2,7 @@
 
 CONTRACT: ``start(request, connection, *, next_url, test) -> HttpResponse``. The checks
 themselves live in ``sso.oidc``; these views only route their outcome to
-``sso.views.finish_sign_in`` or ``sso.views.fail_sign_in`` (never a 500 for anything a
+``sso.outcome.finish_sign_in`` or ``sso.outcome.fail_sign_in`` (never a 500 for anything a
 browser or a provider can send)."""
 
 from __future__ import annotations
@@ -14,8 +14,7 @@ from django.views.decorators.http import require_GET
 
 from admincenter.models import SsoProtocol
 from admincenter.selectors.sso import sso_connection_by_public_id
-from sso import oidc
-from sso import views as sign_in_views
+from sso import oidc, outcome
 from sso.identity import SsoValidationError
 
 logger = logging.getLogger(__name__)
@@ -28,7 +27,7 @@ def start(request, connection, *, next_url: str = "", test: bool = False):
         url = oidc.authorization_redirect(connection, request, next_url=next_url, test=test)
     except SsoValidationError as error:
         logger.warning("OIDC sign-in with connection %s not started: %s", connection.public_id, error)
-        return sign_in_views.fail_sign_in(request, connection=connection, error=error)
+        return outcome.fail_sign_in(request, connection=connection, error=error)
     return HttpResponseRedirect(url)
 
 
@@ -44,7 +43,7 @@ def callback(request, public_id):
         identity, pending = oidc.complete_sign_in(connection, request)
     except SsoValidationError as error:
         logger.warning("OIDC sign-in with connection %s refused: %s", connection.public_id, error)
-        return sign_in_views.fail_sign_in(request, connection=connection, error=error)
-    return sign_in_views.finish_sign_in(
+        return outcome.fail_sign_in(request, connection=connection, error=error)
+    return outcome.finish_sign_in(
         request, connection=connection, identity=identity, next_url=pending.next_url, test=pending.test
     )

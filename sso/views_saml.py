@@ -29,8 +29,7 @@ from django.views.decorators.http import require_GET, require_POST, require_safe
 
 from admincenter.models import SsoConnection, SsoProtocol
 from admincenter.selectors.sso import sso_connection_by_public_id
-from sso import saml
-from sso import views as sign_in_views
+from sso import outcome, saml
 from sso.identity import SsoValidationError
 
 logger = logging.getLogger(__name__)
@@ -67,7 +66,7 @@ def _take(cache_key: str):
 
 
 def _fail(request, connection: SsoConnection, error: SsoValidationError) -> HttpResponse:
-    response = sign_in_views.fail_sign_in(request, connection=connection, error=error)
+    response = outcome.fail_sign_in(request, connection=connection, error=error)
     if error.reason == "invalid_response" and not 300 <= response.status_code < 400:
         # Not a SAML response at all (missing or garbage body): the client sent a bad request.
         response.status_code = 400
@@ -171,7 +170,7 @@ def complete(request, public_id):
             )
         pending.remove(in_response_to)
         request.session[PENDING_SESSION_KEY] = pending
-    return sign_in_views.finish_sign_in(
+    return outcome.finish_sign_in(
         request,
         connection=connection,
         identity=completion["identity"],

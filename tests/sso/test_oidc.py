@@ -4,7 +4,7 @@ tokens, a token endpoint that checks client authentication and PKCE.
 
 The browser is Django's test client: the sign-in starts with ``views_oidc.start`` on the
 client's own session, the provider's answer comes back to the callback URL. The outcome
-(``sso.views.finish_sign_in`` / ``fail_sign_in``) is recorded by the ``outcome`` fixture,
+(``sso.outcome.finish_sign_in`` / ``fail_sign_in``) is recorded by the ``outcome`` fixture,
 so each negative test asserts the reason the sign-in was refused, not just that it was;
 the last tests run the real sign-in views instead (JIT user, audited failure)."""
 
@@ -22,7 +22,7 @@ from django.test import Client, RequestFactory
 from django.urls import reverse
 from django.utils import timezone
 
-import sso.views
+import sso.outcome
 from admincenter.encryption import encrypt
 from admincenter.models import (
     AuditEvent,
@@ -97,8 +97,8 @@ def outcome(monkeypatch):
         seen.update(finished=False, connection=connection, error=error)
         return HttpResponse("refused", status=403)
 
-    monkeypatch.setattr(sso.views, "finish_sign_in", finish_sign_in)
-    monkeypatch.setattr(sso.views, "fail_sign_in", fail_sign_in)
+    monkeypatch.setattr(sso.outcome, "finish_sign_in", finish_sign_in)
+    monkeypatch.setattr(sso.outcome, "fail_sign_in", fail_sign_in)
     return seen
 
 

@@ -2,7 +2,7 @@
 
 Responses are built and signed in tests/sso/saml_support.py with python3-saml's own
 signer; nothing of python3-saml is mocked. The view tests replace only the sign-in
-outcome functions of ``sso.views`` (owned by the sign-in work) with recorders, so they
+outcome functions of ``sso.outcome`` (owned by the sign-in work) with recorders, so they
 check what this module hands over."""
 
 from __future__ import annotations
@@ -425,7 +425,7 @@ def test_metadata_of_an_oidc_or_unknown_connection_is_404(client, connection):
 
 @pytest.fixture
 def outcomes(monkeypatch):
-    """Record what the SAML views hand to sso.views instead of signing anyone in."""
+    """Record what the SAML views hand to sso.outcome instead of signing anyone in."""
     recorded = {"finished": [], "failed": []}
 
     def finish_sign_in(request, *, connection, identity, next_url="", test=False):
@@ -438,8 +438,8 @@ def outcomes(monkeypatch):
         recorded["failed"].append(error.reason)
         return HttpResponse("refused", status=403)
 
-    monkeypatch.setattr("sso.views.finish_sign_in", finish_sign_in)
-    monkeypatch.setattr("sso.views.fail_sign_in", fail_sign_in)
+    monkeypatch.setattr("sso.outcome.finish_sign_in", finish_sign_in)
+    monkeypatch.setattr("sso.outcome.fail_sign_in", fail_sign_in)
     return recorded
 
 

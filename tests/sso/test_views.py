@@ -13,8 +13,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from admincenter.models import AuditEvent, Outcome, SsoConnection, SsoDomain, User, UserSource
-from sso import views as sso_views
-from sso import views_oidc, views_saml
+from sso import outcome, views_oidc, views_saml
 from sso.identity import SsoIdentity, SsoValidationError
 from tests.conftest import ADMIN_PASSWORD
 from tests.factories import UserFactory, sso_connection_make_ready
@@ -35,7 +34,7 @@ class StandInIdp:
 
     def start(self, request, connection, *, next_url="", test=False):
         self.starts.append({"protocol": connection.protocol, "next_url": next_url, "test": test})
-        return sso_views.finish_sign_in(
+        return outcome.finish_sign_in(
             request, connection=connection, identity=self.identity, next_url=next_url, test=test or self.force_test
         )
 
@@ -130,7 +129,7 @@ def test_finish_sign_in_checks_next_again(client, ready, monkeypatch):
     identity = SsoIdentity(email="new.person@acme.test")
 
     def careless_start(request, connection, *, next_url="", test=False):
-        return sso_views.finish_sign_in(
+        return outcome.finish_sign_in(
             request, connection=connection, identity=identity, next_url="https://evil.example/"
         )
 
@@ -247,7 +246,7 @@ def test_a_test_result_is_shown_only_to_an_administrator_of_that_organization(cl
 def test_a_failed_check_is_audited_and_explained_with_a_way_back(client, ready, monkeypatch):
     def failing_start(request, connection, *, next_url="", test=False):
         error = SsoValidationError("audience_mismatch", "Audience https://other/ is not ours <Assertion>")
-        return sso_views.fail_sign_in(request, connection=connection, error=error)
+        return outcome.fail_sign_in(request, connection=connection, error=error)
 
     monkeypatch.setattr(views_saml, "start", failing_start)
     response = start_sign_in(client, ready)
@@ -295,7 +294,7 @@ def test_a_scim_deletion_ends_the_persons_session(client, signed_in_scim_user, s
 
 def test_every_failure_reason_has_an_explanation_and_unknown_reasons_are_refused():
     from sso.identity import FAILURE_REASONS, SsoValidationError
-    from sso.views import FAILURE_EXPLANATIONS
+    from sso.outcome import FAILURE_EXPLANATIONS
 
     assert set(FAILURE_EXPLANATIONS) == set(FAILURE_REASONS)
     with pytest.raises(ValueError, match="signature_bad"):

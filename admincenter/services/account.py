@@ -7,9 +7,10 @@ from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 
 from admincenter.audit import actions
-from admincenter.audit.record import Actor, audit_record
+from admincenter.audit.record import Actor
 from admincenter.errors import Forbidden, InvalidValue
 from admincenter.models import User
+from admincenter.services.signin import user_audit_record
 from admincenter.services.transactions import atomic
 
 
@@ -31,12 +32,10 @@ def user_password_change(*, user: User, old_password: str, new_password: str, ac
         raise InvalidValue(" ".join(exc.messages), field="new_password1") from None
     user.set_password(new_password)
     user.save(update_fields=["password"])
-    audit_record(
+    user_audit_record(
+        actions.USER_PASSWORD_CHANGE,
         organization=user.home_organization,
         actor=actor,
-        action=actions.USER_PASSWORD_CHANGE,
-        target_type="user",
-        target_id=user.pk,
-        target_label=user.email,
+        user=user,
     )
     return user

@@ -72,6 +72,22 @@ REFUSAL_MESSAGES = {
 }
 
 
+def user_audit_record(
+    action: actions.AuditAction, *, organization: Organization, actor: Actor, user: User, **values
+) -> None:
+    """One audit event about ``user``, under its id and email; ``values`` are ``audit_record``'s
+    (``before``, ``after``...)."""
+    audit_record(
+        organization=organization,
+        actor=actor,
+        action=action,
+        target_type="user",
+        target_id=user.pk,
+        target_label=user.email,
+        **values,
+    )
+
+
 @dataclass(frozen=True)
 class SignInContext:
     """The request a sign-in comes from, copied onto its audit events."""
@@ -160,13 +176,11 @@ def _sso_sign_in(connection: SsoConnection, identity, email: str, actor: Actor) 
             _update_names(organization, user, identity, actor)
         if connection.group_claims_enabled:
             _add_group_claims(organization, connection, user, identity.groups, actor)
-    audit_record(
+    user_audit_record(
+        actions.LOGIN_SUCCESS,
         organization=organization,
         actor=replace(actor, id=str(user.pk)),
-        action=actions.LOGIN_SUCCESS,
-        target_type="user",
-        target_id=user.pk,
-        target_label=user.email,
+        user=user,
         after={"method": connection.protocol, "connection": connection.name},
     )
     return user
@@ -227,13 +241,11 @@ def _update_names(organization: Organization, user: User, identity, actor: Actor
         setattr(user, field, value)
     user.updated_at = timezone.now()
     user.save(update_fields=[*after, "updated_at"])
-    audit_record(
+    user_audit_record(
+        actions.USER_UPDATE,
         organization=organization,
         actor=actor,
-        action=actions.USER_UPDATE,
-        target_type="user",
-        target_id=user.pk,
-        target_label=user.email,
+        user=user,
         before=before,
         after=after,
     )
@@ -325,13 +337,11 @@ def password_sign_in(*, user: User, context: SignInContext) -> None:
 
 @atomic
 def _record_password_success(user: User, actor: Actor) -> None:
-    audit_record(
+    user_audit_record(
+        actions.LOGIN_SUCCESS,
         organization=user.home_organization,
         actor=actor,
-        action=actions.LOGIN_SUCCESS,
-        target_type="user",
-        target_id=user.pk,
-        target_label=user.email,
+        user=user,
         after={"method": PASSWORD_METHOD},
     )
 
@@ -421,13 +431,11 @@ def user_local_login_set(*, organization: Organization, user: User, allowed: boo
     user.local_login_allowed = allowed
     user.updated_at = timezone.now()
     user.save(update_fields=["local_login_allowed", "updated_at"])
-    audit_record(
+    user_audit_record(
+        actions.USER_LOCAL_LOGIN,
         organization=organization,
         actor=actor,
-        action=actions.USER_LOCAL_LOGIN,
-        target_type="user",
-        target_id=user.pk,
-        target_label=user.email,
+        user=user,
         before={"local_login_allowed": not allowed},
         after={"local_login_allowed": allowed},
     )

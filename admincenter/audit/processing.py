@@ -1,10 +1,10 @@
 """Processing the audit backlog: summaries, correlation and hourly roll-ups, in batches.
 
-``process_backlog`` claims pending rows in batches (``SELECT ... FOR UPDATE SKIP LOCKED`` on
+``audit_backlog_process`` claims pending rows in batches (``SELECT ... FOR UPDATE SKIP LOCKED`` on
 PostgreSQL, so several workers never share a row), writes summaries, the IdP name and the
 request <-> event correlation, and adds the batch to the hourly roll-ups in the same
 transaction that marks the rows processed. A processed row is never claimed again, so
-re-running is harmless and nothing is counted twice. ``sweep`` is the beat's safety net.
+re-running is harmless and nothing is counted twice. ``audit_backlog_sweep`` is the beat's safety net.
 
 The boundary: called by ``admincenter.audit.tasks`` and ``manage.py audit``; no HTTP, no
 Celery (re-enqueueing is the task's decision).
@@ -118,7 +118,7 @@ def _claim(model, field_names: tuple[str, ...], batch_size: int, after_id: int |
     return list(rows[:batch_size])
 
 
-def process_batch(
+def audit_batch_process(
     *, batch_size: int = BATCH_SIZE, after_event_id: int | None = 0, after_request_id: int | None = 0
 ) -> ProcessResult:
     """Claim, enrich and roll up one batch of events and one of request-log rows, atomically."""
@@ -236,7 +236,7 @@ def _apply_rollups(deltas: dict[tuple[int, datetime], _Delta]) -> None:
     AuditHourlyRollup.objects.bulk_update(rows, [*ROLLUP_COUNTERS, "errors_by_type"])
 
 
-def process_backlog(*, batch_size: int = BATCH_SIZE, time_budget: float | None = None) -> ProcessResult:
+def audit_backlog_process(*, batch_size: int = BATCH_SIZE, time_budget: float | None = None) -> ProcessResult:
     """Process batches until nothing is left to claim (or ``time_budget`` seconds passed).
 
     Each table is read forward from the last id claimed; a short batch means that table is
@@ -249,7 +249,7 @@ def process_backlog(*, batch_size: int = BATCH_SIZE, time_budget: float | None =
     after_event: int | None = 0
     after_request: int | None = 0
     while True:
-        result = process_batch(batch_size=batch_size, after_event_id=after_event, after_request_id=after_request)
+        result = audit_batch_process(batch_size=batch_size, after_event_id=after_event, after_request_id=after_request)
         total += result
         if after_event is not None:
             after_event = result.last_event_id if result.events == batch_size else None
@@ -262,15 +262,15 @@ def process_backlog(*, batch_size: int = BATCH_SIZE, time_budget: float | None =
             return total
 
 
-def pending_counts() -> dict[str, int]:
+def audit_pending_counts() -> dict[str, int]:
     return {
         "events": AuditEvent.objects.filter(processed_at__isnull=True).count(),
         "requests": ScimRequestLog.objects.filter(processed_at__isnull=True).count(),
     }
 
 
-def sweep() -> ProcessResult:
+def audit_backlog_sweep() -> ProcessResult:
     """The beat's safety net: drain what on-commit enqueueing missed, restart stalled exports."""
-    result = process_backlog(time_budget=TASK_TIME_BUDGET_SECONDS)
+    result = audit_backlog_process(time_budget=TASK_TIME_BUDGET_SECONDS)
     export_jobs_resume()
     return result

@@ -50,7 +50,7 @@ def _delete_in_chunks(queryset: QuerySet) -> int:
         deleted += queryset.model.objects.filter(id__in=ids).delete()[0]
 
 
-def purge_expired(*, dry_run: bool = False, actor=None, now: datetime | None = None) -> PurgeResult:
+def audit_retention_purge(*, dry_run: bool = False, actor=None, now: datetime | None = None) -> PurgeResult:
     """Delete raw request-log rows and audit events past retention; roll-ups stay.
 
     Only processed rows are deleted, so the roll-ups always include them. Deletes run in

@@ -17,7 +17,7 @@ from admincenter.audit.record import Actor
 @shared_task(name="admincenter.audit.process", ignore_result=True)
 def process_audit_backlog() -> dict:
     """Enqueued after each commit that wrote audit rows; drains the backlog in batches."""
-    result = processing.process_backlog(time_budget=processing.TASK_TIME_BUDGET_SECONDS)
+    result = processing.audit_backlog_process(time_budget=processing.TASK_TIME_BUDGET_SECONDS)
     if result.more:
         enqueue.enqueue_processing()
     return {"events": result.events, "requests": result.requests}
@@ -26,7 +26,7 @@ def process_audit_backlog() -> dict:
 @shared_task(name="admincenter.audit.sweep", ignore_result=True)
 def sweep_audit_backlog() -> dict:
     """Every minute (beat): picks up rows whose enqueue was lost, for example while Redis was down."""
-    result = processing.sweep()
+    result = processing.audit_backlog_sweep()
     if result.more:
         enqueue.enqueue_processing()
     return {"events": result.events, "requests": result.requests}
@@ -35,7 +35,7 @@ def sweep_audit_backlog() -> dict:
 @shared_task(name="admincenter.audit.retention", ignore_result=True)
 def purge_audit_retention() -> dict:
     """Daily (beat): deletes raw rows past AUDIT_*_RETENTION_DAYS; roll-ups are kept."""
-    return retention.purge_expired(actor=Actor.system("audit retention")).as_dict()
+    return retention.audit_retention_purge(actor=Actor.system("audit retention")).as_dict()
 
 
 @shared_task(name="admincenter.audit.export", ignore_result=True)

@@ -40,7 +40,7 @@ def test_process_drains_the_backlog_and_says_how_many(organization):
     out, _ = run("process", "--batch-size", "1000")
 
     assert out == "Processed 2345 audit events and 12 SCIM request-log rows in 3 batches.\n"
-    assert processing.pending_counts() == {"events": 0, "requests": 0}
+    assert processing.audit_pending_counts() == {"events": 0, "requests": 0}
     assert run("process")[0] == "Processed 0 audit events and 0 SCIM request-log rows in 0 batches.\n"
 
 

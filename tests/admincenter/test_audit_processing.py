@@ -160,7 +160,7 @@ def test_processing_enriches_correlates_and_rolls_up(organization):
     ScimRequestLog.objects.create(organization=organization, status_code=401, request_id="req-401", **log)
     anonymous = ScimRequestLog.objects.create(organization=None, status_code=401, method="GET", path="/Users")
 
-    result = processing.process_backlog()
+    result = processing.audit_backlog_process()
 
     assert (result.events, result.requests) == (AuditEvent.objects.count(), 4)
     assert not AuditEvent.objects.filter(processed_at__isnull=True).exists()
@@ -186,11 +186,11 @@ def test_processing_enriches_correlates_and_rolls_up(organization):
 def test_a_row_processed_twice_counts_once(organization):
     bulk_events(organization, 10, action="user.create", when=HOUR)
     bulk_requests(organization, 5, status_code=500, when=HOUR)
-    processing.process_backlog()
+    processing.audit_backlog_process()
     before = AuditHourlyRollup.objects.get(organization=organization, hour=HOUR)
 
-    again = processing.process_backlog()
-    batch = processing.process_batch()
+    again = processing.audit_backlog_process()
+    batch = processing.audit_batch_process()
 
     assert (again.events, again.requests, batch.events, batch.requests) == (0, 0, 0, 0)
     after = AuditHourlyRollup.objects.get(organization=organization, hour=HOUR)
@@ -208,7 +208,7 @@ def test_roll_ups_are_kept_per_organization_and_hour_across_batches(organization
     AuditEvent.objects.filter(organization=other, actor_type="admin_user").update(outcome=Outcome.DENIED)
     bulk_requests(organization, 1200, when=HOUR)
 
-    result = processing.process_backlog(batch_size=1000)
+    result = processing.audit_backlog_process(batch_size=1000)
 
     assert (result.events, result.requests, result.batches) == (2520, 1200, 3)
     rollups = {
@@ -224,9 +224,9 @@ def test_roll_ups_are_kept_per_organization_and_hour_across_batches(organization
 
 def test_processing_stops_on_its_time_budget_and_says_more_is_pending(organization):
     bulk_events(organization, 30)
-    result = processing.process_backlog(batch_size=10, time_budget=1e-9)
+    result = processing.audit_backlog_process(batch_size=10, time_budget=1e-9)
     assert (result.events, result.more) == (10, True)
-    assert processing.pending_counts()["events"] > 0
+    assert processing.audit_pending_counts()["events"] > 0
 
 
 def test_in_eager_mode_the_rows_are_processed_right_after_commit(db, eager_celery, django_capture_on_commit_callbacks):
@@ -246,7 +246,7 @@ def test_an_eager_processing_error_never_fails_the_request(
     def boom(**kwargs):
         raise RuntimeError("processing bug")
 
-    monkeypatch.setattr(processing, "process_backlog", boom)
+    monkeypatch.setattr(processing, "audit_backlog_process", boom)
     with caplog.at_level(logging.ERROR), django_capture_on_commit_callbacks(execute=True):
         services.organization_create(name="Initech", slug="initech", actor=OPERATOR)
     assert AuditEvent.objects.get(action="organization.create").processed_at is None
@@ -300,16 +300,16 @@ def test_retention_deletes_old_processed_rows_and_keeps_roll_ups_and_pending_row
     bulk_events(organization, 3, action="user.create", when=now - timedelta(days=100))
     bulk_requests(organization, 4, when=now - timedelta(days=31))
     bulk_requests(organization, 2, when=now - timedelta(days=29))
-    processing.process_backlog()
+    processing.audit_backlog_process()
     bulk_events(organization, 2, action="user.create", when=now - timedelta(days=500))  # never processed
     rollup_totals = sorted(AuditHourlyRollup.objects.values_list("users_created", "requests"))
     events_before = AuditEvent.objects.count()
 
-    dry = retention.purge_expired(dry_run=True)
+    dry = retention.audit_retention_purge(dry_run=True)
     assert (dry.events, dry.requests, dry.pending_events_kept) == (5, 4, 2)
     assert AuditEvent.objects.count() == events_before
 
-    result = retention.purge_expired(actor=OPERATOR)
+    result = retention.audit_retention_purge(actor=OPERATOR)
 
     assert (result.events, result.requests, result.pending_events_kept) == (5, 4, 2)
     assert AuditEvent.objects.filter(occurred_at__lt=now - timedelta(days=365)).count() == 2  # the pending ones
@@ -326,7 +326,7 @@ def test_retention_deletes_old_processed_rows_and_keeps_roll_ups_and_pending_row
 
 @override_settings(AUDIT_EVENT_RETENTION_DAYS=1)
 def test_nothing_to_purge_records_nothing(organization):
-    result = retention.purge_expired(actor=OPERATOR)
+    result = retention.audit_retention_purge(actor=OPERATOR)
     assert (result.events, result.requests) == (0, 0)
     assert not AuditEvent.objects.filter(action="audit.purge").exists()
 
@@ -341,9 +341,9 @@ def test_the_sweep_drains_the_backlog_and_requeues_exports_nobody_started(organi
     sent = []
     monkeypatch.setattr(enqueue, "enqueue_export", sent.append)
 
-    result = processing.sweep()
+    result = processing.audit_backlog_sweep()
 
-    assert result.events >= 25 and processing.pending_counts() == {"events": 0, "requests": 0}
+    assert result.events >= 25 and processing.audit_pending_counts() == {"events": 0, "requests": 0}
     assert sent == [stale.pk]
     assert AuditExport.objects.get(pk=fresh.pk).status == AuditExportStatus.PENDING
     assert AuditExport.objects.get(pk=stalled.pk).status == AuditExportStatus.FAILED

@@ -138,7 +138,7 @@ def test_the_scim_request_log_links_each_request_to_its_events(admin_client, org
     )
     ScimRequestLog.objects.create(organization=organization, method="GET", path="/Users", status_code=401)
     bulk_events(organization, 2, request_id="rq-1")
-    processing.process_backlog()
+    processing.audit_backlog_process()
 
     response = admin_client.get(reverse("audit_requests"))
     body = response.content.decode()
@@ -163,7 +163,7 @@ def _command_export(organization, *args) -> str:
 def test_a_small_export_streams_the_same_rows_as_the_command(admin_client, organization, fmt):
     bulk_events(organization, 30, when=DAY)
     bulk_events(organization, 5, when=DAY + timedelta(days=3))
-    processing.process_backlog()
+    processing.audit_backlog_process()
 
     response = admin_client.post(reverse("audit_export"), {"format": fmt, "since": "2026-02-10", "until": "2026-02-11"})
 

@@ -118,7 +118,7 @@ def _expected_totals(organization) -> dict[str, int]:
 
 
 def _pending() -> int:
-    counts = processing.pending_counts()
+    counts = processing.audit_pending_counts()
     return counts["events"] + counts["requests"]
 
 
@@ -189,7 +189,7 @@ def test_with_the_broker_down_scim_keeps_its_speed_and_the_sweep_catches_up(
             for i in range(30):
                 assert scim.create_user(f"down{i}@acme.test").status_code == 201
         down = sorted(scim.timings)
-        pending_while_down = processing.pending_counts()
+        pending_while_down = processing.audit_pending_counts()
 
         private_redis.start()  # the worker reconnects by itself
         # What beat sends every minute; the open breaker in this process does not apply to beat.
@@ -226,7 +226,7 @@ def _processed_by(worker: Worker) -> tuple[int, int]:
 @pytest.mark.redis
 def test_two_workers_draining_one_backlog_never_double_count(catalogue_kept, organization, workers, queue):
     broker_url = settings.CELERY_BROKER_URL
-    processing.process_backlog()  # the fixture's own events
+    processing.audit_backlog_process()  # the fixture's own events
     insert_events_sql(organization, 30_000, when=AuditEvent.objects.first().occurred_at)
     bulk_requests(organization, 6_000)
     w1, w2 = workers(broker_url, queue, count=2)

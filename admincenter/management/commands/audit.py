@@ -92,7 +92,7 @@ class Command(OperatorCommand):
     def process(self, batch_size: int) -> None:
         if batch_size < 1:
             raise CommandError("--batch-size must be at least 1.")
-        result = processing.process_backlog(batch_size=batch_size)
+        result = processing.audit_backlog_process(batch_size=batch_size)
         self.stdout.write(
             f"Processed {result.events} audit events and {result.requests} SCIM request-log rows "
             f"in {result.batches} batches."
@@ -129,7 +129,7 @@ class Command(OperatorCommand):
             self.info(f"Exported {max(rows, 0)} audit events of {organization.slug}.")
 
     def purge(self, dry_run: bool) -> None:
-        result = retention.purge_expired(dry_run=dry_run, actor=None if dry_run else self.actor)
+        result = retention.audit_retention_purge(dry_run=dry_run, actor=None if dry_run else self.actor)
         verb = "Would delete" if dry_run else "Deleted"
         self.stdout.write(
             f"{verb} {result.requests} SCIM request-log rows older than {result.request_cutoff:%Y-%m-%d %H:%M} UTC, "

@@ -40,12 +40,12 @@ from admincenter.services.groups import (
 )
 from admincenter.services.transactions import atomic
 from admincenter.services.users import (
-    apply_active,
-    audit_user_deleted,
-    delete_audited,
     ensure_email_free,
     normalize_email,
     save_new_user,
+    user_active_set,
+    user_delete_audit,
+    user_delete_audited,
 )
 
 # The write services below take the resource as read by ``scim_user_get`` /
@@ -142,7 +142,7 @@ def scim_user_update(
         user.pk = pk
         user.is_active = False
         return UserWriteResult(user, deleted=True)
-    apply_active(organization=organization, user=user, active=active, actor=actor)
+    user_active_set(organization=organization, user=user, active=active, actor=actor)
     return UserWriteResult(user)
 
 
@@ -160,7 +160,7 @@ def scim_user_delete(*, organization: Organization, connection: SsoConnection, u
         return
     if user.scim_connection_id != connection.pk:
         _audit_adoption(organization, connection, user, actor)
-    audit_user_deleted(
+    user_delete_audit(
         organization=organization, actor=actor, user_id=user.pk, email=user.email, after={"deprovisioned_by": "DELETE"}
     )
 
@@ -187,7 +187,7 @@ def _audit_adoption(organization: Organization, connection: SsoConnection, user:
 
 
 def _deprovision(organization: Organization, user: User, actor: Actor, *, reason: str) -> None:
-    delete_audited(organization=organization, user=user, actor=actor, after={"deprovisioned_by": reason})
+    user_delete_audited(organization=organization, user=user, actor=actor, after={"deprovisioned_by": reason})
 
 
 # --- Groups -------------------------------------------------------------------

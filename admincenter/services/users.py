@@ -219,11 +219,11 @@ def user_set_active(*, organization: Organization, user: User, active: bool, act
         return user
     if not active:
         _ensure_not_last_admin_anywhere(organization, user)
-    apply_active(organization=organization, user=user, active=active, actor=actor)
+    user_active_set(organization=organization, user=user, active=active, actor=actor)
     return user
 
 
-def apply_active(*, organization: Organization, user: User, active: bool, actor: Actor) -> None:
+def user_active_set(*, organization: Organization, user: User, active: bool, actor: Actor) -> None:
     """Switch ``is_active`` and audit it; callers own the rules and the transaction.
     Memberships are kept: an inactive user keeps them but they grant nothing (docs/domain.md#group-membership)."""
     now = timezone.now()
@@ -249,18 +249,18 @@ def user_delete(*, organization: Organization, user: User, actor: Actor) -> None
     user = home_user(organization=organization, user_id=user.pk, for_update=True)
     ensure_not_scim_managed(user, "delete them")
     _ensure_not_last_admin_anywhere(organization, user)
-    delete_audited(organization=organization, user=user, actor=actor)
+    user_delete_audited(organization=organization, user=user, actor=actor)
 
 
-def delete_audited(*, organization: Organization, user: User, actor: Actor, after: dict | None = None) -> None:
+def user_delete_audited(*, organization: Organization, user: User, actor: Actor, after: dict | None = None) -> None:
     """Delete the user with their memberships and write ``user.delete``; callers own the
     rules and the transaction. The event keeps the email: the trail outlives the user."""
     pk, email = user.pk, user.email
     _user_row_delete(user)
-    audit_user_deleted(organization=organization, actor=actor, user_id=pk, email=email, after=after)
+    user_delete_audit(organization=organization, actor=actor, user_id=pk, email=email, after=after)
 
 
-def audit_user_deleted(*, organization: Organization, actor: Actor, user_id, email: str, after: dict | None) -> None:
+def user_delete_audit(*, organization: Organization, actor: Actor, user_id, email: str, after: dict | None) -> None:
     audit_record(
         organization=organization,
         actor=actor,

@@ -36,6 +36,7 @@ from admincenter.models import (
 )
 from admincenter.services.domains import verified_domain_for
 from admincenter.services.groups import group_audit_record
+from admincenter.services.sso import connection_audit_record
 from admincenter.services.transactions import atomic
 from admincenter.services.users import NAME_MAX_LENGTH, home_user, normalize_email, save_new_user
 
@@ -292,13 +293,11 @@ def sso_validation_failed(*, connection: SsoConnection, error, context: SignInCo
 
 @atomic
 def _record_failure(connection: SsoConnection, reason: str, actor: Actor) -> None:
-    audit_record(
+    connection_audit_record(
+        actions.LOGIN_FAILURE,
         organization=connection.organization,
         actor=actor,
-        action=actions.LOGIN_FAILURE,
-        target_type="sso_connection",
-        target_id=connection.pk,
-        target_label=connection.name,
+        connection=connection,
         after={"reason": reason, "protocol": connection.protocol, "connection": connection.name},
         outcome=Outcome.FAILED,
         status_code=400,
@@ -309,13 +308,11 @@ def _record_failure(connection: SsoConnection, reason: str, actor: Actor) -> Non
 def sso_connection_test_record(*, connection: SsoConnection, identity, actor: Actor) -> None:
     """Audit a Test sign-in: who tested which connection and for which email (nothing else
     the IdP sent)."""
-    audit_record(
+    connection_audit_record(
+        actions.SSO_CONNECTION_TEST,
         organization=connection.organization,
         actor=actor,
-        action=actions.SSO_CONNECTION_TEST,
-        target_type="sso_connection",
-        target_id=connection.pk,
-        target_label=connection.name,
+        connection=connection,
         after={"protocol": connection.protocol, "email": (identity.email or "").strip().lower()},
     )
 

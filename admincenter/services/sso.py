@@ -73,6 +73,22 @@ def _own_connection(organization: Organization, connection: SsoConnection) -> Ss
         raise NotFound("No such SSO connection in this organization.", field="connection") from None
 
 
+def connection_audit_record(
+    action: actions.AuditAction, *, organization: Organization, actor: Actor, connection: SsoConnection, **values
+) -> None:
+    """One audit event about ``connection``, under its id and name; ``values`` are
+    ``audit_record``'s (``before``, ``after``, ``outcome``...)."""
+    audit_record(
+        organization=organization,
+        actor=actor,
+        action=action,
+        target_type="sso_connection",
+        target_id=connection.pk,
+        target_label=connection.name,
+        **values,
+    )
+
+
 def _set_domains(connection: SsoConnection, domains: list[str]) -> None:
     sso_domains_set(connection=connection, domains=domains)
 
@@ -350,13 +366,11 @@ def sso_connection_create(
         raise Conflict(f"An SSO connection named '{name}' already exists.", field="name")
     connection.save()
     _set_domains(connection, domains)
-    audit_record(
+    connection_audit_record(
+        actions.SSO_CONNECTION_CREATE,
         organization=organization,
         actor=actor,
-        action=actions.SSO_CONNECTION_CREATE,
-        target_type="sso_connection",
-        target_id=connection.pk,
-        target_label=name,
+        connection=connection,
         after={"name": name, "protocol": protocol, "domains": domains, **_audit_settings(connection, changed)},
     )
     return connection
@@ -413,13 +427,11 @@ def sso_connection_update(
     changed_before.update({field: settings_before[field] for field in changed_settings})
     changed_after.update(_audit_settings(connection, changed_settings))
     if changed_after:
-        audit_record(
+        connection_audit_record(
+            actions.SSO_CONNECTION_UPDATE,
             organization=organization,
             actor=actor,
-            action=actions.SSO_CONNECTION_UPDATE,
-            target_type="sso_connection",
-            target_id=connection.pk,
-            target_label=connection.name,
+            connection=connection,
             before=changed_before,
             after=changed_after,
         )
@@ -469,13 +481,11 @@ def scim_enable(*, organization: Organization, connection: SsoConnection, actor:
         raise Conflict("Another connection of this organization already has SCIM enabled.") from None
     organization.provisioning_mode = ProvisioningMode.SCIM
     organization.save(update_fields=["provisioning_mode"])
-    audit_record(
+    connection_audit_record(
+        actions.SCIM_ENABLE,
         organization=organization,
         actor=actor,
-        action=actions.SCIM_ENABLE,
-        target_type="sso_connection",
-        target_id=connection.pk,
-        target_label=connection.name,
+        connection=connection,
         before={"provisioning_mode": ProvisioningMode.JIT},
         after={"provisioning_mode": ProvisioningMode.SCIM},
     )

@@ -1,8 +1,10 @@
 """Helpers shared by the Admin Center views: pagination, refusal statuses, the SCIM
-base URL, the organization-scoped 404 look-ups and the one membership removal both the user and
-the group pages offer."""
+base URL, the one shape of a form POST (``form_write``), the organization-scoped 404
+look-ups and the one membership removal both the user and the group pages offer."""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 from django.conf import settings
 from django.contrib import messages
@@ -12,6 +14,7 @@ from django.shortcuts import redirect
 
 from admincenter import services
 from admincenter.errors import Conflict, DomainError, Forbidden, InvalidValue, NotFound
+from admincenter.forms import add_domain_error
 from admincenter.selectors import groups as groups_selectors
 from admincenter.selectors import users as users_selectors
 
@@ -34,6 +37,30 @@ def status_for(error: DomainError) -> int:
     if isinstance(error, InvalidValue):
         return 400
     return 400
+
+
+@dataclass(frozen=True)
+class FormWrite:
+    """What ``form_write`` did: ``done`` with the service's ``result``, or not, with the
+    ``status`` to render the form again with."""
+
+    done: bool
+    result: object = None
+    status: int = 400
+
+
+def form_write(form, write) -> FormWrite:
+    """The one shape of a form POST: an invalid form answers 400; a valid one runs
+    ``write(form.cleaned_data)``, and a service refusal goes beside the field it names
+    (``add_domain_error``) with the status ``status_for`` gives it."""
+    if not form.is_valid():
+        return FormWrite(done=False)
+    try:
+        result = write(form.cleaned_data)
+    except DomainError as error:
+        add_domain_error(form, error)
+        return FormWrite(done=False, status=status_for(error))
+    return FormWrite(done=True, result=result)
 
 
 def scim_base_url(request) -> str:

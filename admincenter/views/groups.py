@@ -12,12 +12,19 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from admincenter import services
 from admincenter.errors import DomainError
-from admincenter.forms import GrantAddForm, GroupNameForm, MemberAddForm, add_domain_error
+from admincenter.forms import GrantAddForm, GroupNameForm, MemberAddForm
 from admincenter.models import GroupKind, SystemGroupKey
 from admincenter.permissions import admin_required
 from admincenter.selectors import groups as groups_selectors
 from admincenter.selectors import users as users_selectors
-from admincenter.views.common import group_member_remove_or_refuse, group_or_404, paginate, status_for, user_or_404
+from admincenter.views.common import (
+    form_write,
+    group_member_remove_or_refuse,
+    group_or_404,
+    paginate,
+    status_for,
+    user_or_404,
+)
 
 
 def rules(group) -> dict:
@@ -49,18 +56,16 @@ def group_create(request):
     form = GroupNameForm(request.POST or None)
     status = 200
     if request.method == "POST":
-        status = 400
-        if form.is_valid():
-            try:
-                group = services.group_create(
-                    organization=request.organization, name=form.cleaned_data["name"], actor=request.actor
-                )
-            except DomainError as error:
-                add_domain_error(form, error)
-                status = status_for(error)
-            else:
-                messages.success(request, f"{group.name} was created. Add members and product access below.")
-                return redirect("group_detail", group_id=group.pk)
+        write = form_write(
+            form,
+            lambda data: services.group_create(
+                organization=request.organization, name=data["name"], actor=request.actor
+            ),
+        )
+        if write.done:
+            messages.success(request, f"{write.result.name} was created. Add members and product access below.")
+            return redirect("group_detail", group_id=write.result.pk)
+        status = write.status
     return render(request, "admincenter/groups/create.html", {"section": "groups", "form": form}, status=status)
 
 
@@ -121,20 +126,20 @@ def _detail_url(group, anchor=""):
 def group_rename(request, group_id):
     group = group_or_404(request, group_id)
     form = GroupNameForm(request.POST, prefix="rename")
-    status = 400
-    if form.is_valid():
-        try:
-            group = services.group_rename(
-                organization=request.organization, group=group, name=form.cleaned_data["name"], actor=request.actor
-            )
-        except DomainError as error:
-            add_domain_error(form, error)
-            status = status_for(error)
-        else:
-            messages.success(request, f"The group is now called {group.name}.")
-            return redirect(_detail_url(group))
+    write = form_write(
+        form,
+        lambda data: services.group_rename(
+            organization=request.organization, group=group, name=data["name"], actor=request.actor
+        ),
+    )
+    if write.done:
+        messages.success(request, f"The group is now called {write.result.name}.")
+        return redirect(_detail_url(write.result))
     return render(
-        request, "admincenter/groups/detail.html", _detail_context(request, group, rename_form=form), status=status
+        request,
+        "admincenter/groups/detail.html",
+        _detail_context(request, group, rename_form=form),
+        status=write.status,
     )
 
 
@@ -212,25 +217,22 @@ def group_grant_add(request, group_id):
     group = group_or_404(request, group_id)
     instances = list(groups_selectors.grantable_instances(organization=request.organization))
     form = GrantAddForm(request.POST, instances=instances, prefix="grant")
-    status = 400
-    if form.is_valid():
-        try:
-            services.group_grant_add(
-                organization=request.organization,
-                group=group,
-                instance=form.cleaned_data["instance"],
-                roles=form.cleaned_data["roles"],
-                actor=request.actor,
-            )
-        except DomainError as error:
-            add_domain_error(form, error)
-            status = status_for(error)
-        else:
-            roles = ", ".join(r.name for r in form.cleaned_data["roles"])
-            messages.success(request, f"{group.name} now has {roles} on {form.cleaned_data['instance']}.")
-            return redirect(_detail_url(group, "access"))
+    write = form_write(
+        form,
+        lambda data: services.group_grant_add(
+            organization=request.organization,
+            group=group,
+            instance=data["instance"],
+            roles=data["roles"],
+            actor=request.actor,
+        ),
+    )
+    if write.done:
+        roles = ", ".join(r.name for r in form.cleaned_data["roles"])
+        messages.success(request, f"{group.name} now has {roles} on {form.cleaned_data['instance']}.")
+        return redirect(_detail_url(group, "access"))
     return render(
-        request, "admincenter/groups/detail.html", _detail_context(request, group, grant_form=form), status=status
+        request, "admincenter/groups/detail.html", _detail_context(request, group, grant_form=form), status=write.status
     )
 
 

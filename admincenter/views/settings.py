@@ -37,7 +37,7 @@ from admincenter.selectors import groups as groups_selectors
 from admincenter.selectors import sso as sso_selectors
 from admincenter.selectors import tokens as tokens_selectors
 from admincenter.services.settings import organization_scim_deactivate_set
-from admincenter.views.common import scim_base_url, status_for
+from admincenter.views.common import form_write, scim_base_url, status_for
 from sso.endpoints import public_base_url, sp_values
 
 USED_TOKEN_NONCES = "admincenter.used_token_form_nonces"
@@ -104,19 +104,18 @@ def sso_create(request):
     form = SsoConnectionForm(request.POST or None)
     status = 200
     if request.method == "POST":
-        status = 400
-        if form.is_valid():
-            try:
-                connection = services.sso_connection_create(
-                    organization=request.organization, actor=request.actor, **form.connection_values()
-                )
-            except DomainError as error:
-                add_domain_error(form, error)
-                status = status_for(error)
-            else:
-                state = "" if connection.is_ready else " It is a draft until its IdP settings are complete."
-                messages.success(request, f"SSO connection {connection.name} was added.{state}")
-                return redirect("sso_edit", connection_id=connection.pk)
+        write = form_write(
+            form,
+            lambda _data: services.sso_connection_create(
+                organization=request.organization, actor=request.actor, **form.connection_values()
+            ),
+        )
+        if write.done:
+            connection = write.result
+            state = "" if connection.is_ready else " It is a draft until its IdP settings are complete."
+            messages.success(request, f"SSO connection {connection.name} was added.{state}")
+            return redirect("sso_edit", connection_id=connection.pk)
+        status = write.status
     return _sso_form_page(request, form, status=status)
 
 
@@ -127,21 +126,19 @@ def sso_edit(request, connection_id):
     status = 200
     if request.method == "POST":
         form = SsoConnectionForm(request.POST, connection=connection)
-        status = 400
-        if form.is_valid():
-            try:
-                services.sso_connection_update(
-                    organization=request.organization,
-                    connection=connection,
-                    actor=request.actor,
-                    **form.connection_values(),
-                )
-            except DomainError as error:
-                add_domain_error(form, error)
-                status = status_for(error)
-            else:
-                messages.success(request, f"SSO connection {form.cleaned_data['name']} was saved.")
-                return redirect("sso_edit", connection_id=connection.pk)
+        write = form_write(
+            form,
+            lambda _data: services.sso_connection_update(
+                organization=request.organization,
+                connection=connection,
+                actor=request.actor,
+                **form.connection_values(),
+            ),
+        )
+        if write.done:
+            messages.success(request, f"SSO connection {form.cleaned_data['name']} was saved.")
+            return redirect("sso_edit", connection_id=connection.pk)
+        status = write.status
     else:
         form = SsoConnectionForm(initial=SsoConnectionForm.initial_for(connection), connection=connection)
     return _sso_form_page(request, form, connection=connection, status=status)

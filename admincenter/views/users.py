@@ -18,7 +18,14 @@ from admincenter.permissions import admin_required
 from admincenter.selectors import effective_access
 from admincenter.selectors import groups as groups_selectors
 from admincenter.selectors import users as users_selectors
-from admincenter.views.common import group_member_remove_or_refuse, group_or_404, paginate, status_for, user_or_404
+from admincenter.views.common import (
+    form_write,
+    group_member_remove_or_refuse,
+    group_or_404,
+    paginate,
+    status_for,
+    user_or_404,
+)
 
 
 @admin_required
@@ -156,16 +163,14 @@ def user_detail(request, user_id):
 def user_edit(request, user_id):
     user = user_or_404(request, user_id)
     form = UserProfileForm(request.POST)
-    status = 400
-    if form.is_valid():
-        try:
-            services.user_update(organization=request.organization, user=user, actor=request.actor, **form.cleaned_data)
-        except DomainError as error:
-            add_domain_error(form, error)
-            status = status_for(error)
-        else:
-            messages.success(request, "Profile saved.")
-            return redirect("user_detail", user_id=user.pk)
+    write = form_write(
+        form,
+        lambda data: services.user_update(organization=request.organization, user=user, actor=request.actor, **data),
+    )
+    if write.done:
+        messages.success(request, "Profile saved.")
+        return redirect("user_detail", user_id=user.pk)
+    status = write.status
     user.refresh_from_db()
     context = _detail_context(request, user, profile_form=form)
     if not context["editable"]:

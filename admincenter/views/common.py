@@ -92,14 +92,25 @@ def user_or_404(request, user_id):
     )
 
 
-def group_member_remove_or_refuse(request, *, group, user, refuse, next_url: str):
-    """Take ``user`` out of ``group`` from the user page or the group page: a refusal is rendered by
-    ``refuse(error)`` (each page shows it where its form is), a success flashes and redirects."""
+def write_or_refuse(request, write, *, refuse, success: str, next_url: str):
+    """A write without a form (a button): ``write()``; a refusal is rendered by ``refuse(error)``
+    (each page shows it where it belongs), a success flashes ``success`` and redirects."""
     try:
-        services.group_members_remove(
-            organization=request.organization, group=group, user_ids=[user.pk], actor=request.actor
-        )
+        write()
     except DomainError as error:
         return refuse(error)
-    messages.success(request, f"{user.email} was removed from {group.name}.")
+    messages.success(request, success)
     return redirect(next_url)
+
+
+def group_member_remove_or_refuse(request, *, group, user, refuse, next_url: str):
+    """Take ``user`` out of ``group`` from the user page or the group page."""
+    return write_or_refuse(
+        request,
+        lambda: services.group_members_remove(
+            organization=request.organization, group=group, user_ids=[user.pk], actor=request.actor
+        ),
+        refuse=refuse,
+        success=f"{user.email} was removed from {group.name}.",
+        next_url=next_url,
+    )

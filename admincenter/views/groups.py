@@ -24,6 +24,7 @@ from admincenter.views.common import (
     paginate,
     status_for,
     user_or_404,
+    write_or_refuse,
 )
 
 
@@ -148,12 +149,13 @@ def group_rename(request, group_id):
 def group_delete(request, group_id):
     group = group_or_404(request, group_id)
     if request.method == "POST":
-        try:
-            services.group_delete(organization=request.organization, group=group, actor=request.actor)
-        except DomainError as error:
-            return _refuse(request, group, error)
-        messages.success(request, f"{group.name} was deleted.")
-        return redirect("group_list")
+        return write_or_refuse(
+            request,
+            lambda: services.group_delete(organization=request.organization, group=group, actor=request.actor),
+            refuse=lambda error: _refuse(request, group, error),
+            success=f"{group.name} was deleted.",
+            next_url="group_list",
+        )
     return render(
         request,
         "admincenter/groups/delete.html",

@@ -25,6 +25,7 @@ from admincenter.views.common import (
     paginate,
     status_for,
     user_or_404,
+    write_or_refuse,
 )
 
 
@@ -194,12 +195,15 @@ def _refuse(request, user, error: DomainError):
 def user_set_active(request, user_id):
     user = user_or_404(request, user_id)
     active = request.POST.get("active") == "true"
-    try:
-        services.user_set_active(organization=request.organization, user=user, active=active, actor=request.actor)
-    except DomainError as error:
-        return _refuse(request, user, error)
-    messages.success(request, f"{user.email} was {'reactivated' if active else 'deactivated'}.")
-    return redirect("user_detail", user_id=user.pk)
+    return write_or_refuse(
+        request,
+        lambda: services.user_set_active(
+            organization=request.organization, user=user, active=active, actor=request.actor
+        ),
+        refuse=lambda error: _refuse(request, user, error),
+        success=f"{user.email} was {'reactivated' if active else 'deactivated'}.",
+        next_url=reverse("user_detail", kwargs={"user_id": user.pk}),
+    )
 
 
 @admin_required
@@ -209,15 +213,14 @@ def user_delete(request, user_id):
     user = user_or_404(request, user_id)
     is_home = user.home_organization_id == request.organization.pk
     if request.method == "POST":
-        try:
-            if is_home:
-                services.user_delete(organization=request.organization, user=user, actor=request.actor)
-            else:
-                services.collaborator_remove(organization=request.organization, user=user, actor=request.actor)
-        except DomainError as error:
-            return _refuse(request, user, error)
-        messages.success(request, f"{user.email} was {'deleted' if is_home else 'removed from your organization'}.")
-        return redirect("user_list")
+        remove = services.user_delete if is_home else services.collaborator_remove
+        return write_or_refuse(
+            request,
+            lambda: remove(organization=request.organization, user=user, actor=request.actor),
+            refuse=lambda error: _refuse(request, user, error),
+            success=f"{user.email} was {'deleted' if is_home else 'removed from your organization'}.",
+            next_url="user_list",
+        )
     return render(
         request,
         "admincenter/users/delete.html",

@@ -22,6 +22,7 @@ fails if a model written here gains a receiver.
 from __future__ import annotations
 
 import uuid
+import weakref
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 
@@ -40,15 +41,20 @@ from admincenter.models import (
     User,
 )
 
-# The one cache: (statement, database vendor) -> what was compiled for it (SQL, converters).
-_COMPILED: dict[tuple[object, str], object] = {}
+# The one cache: statement -> {database vendor: what was compiled for it (SQL, converters)}.
+# A statement is the object that owns it (a RowInsert, JoinedRow or QueryTemplate) or the
+# function that builds it. Weak keys: a template the SCIM selectors' bounded lru_cache
+# drops takes its SQL with it, so clients sending ever new start/count grow nothing here.
+_COMPILED: weakref.WeakKeyDictionary[object, dict[str, object]] = weakref.WeakKeyDictionary()
 
 
-def _once(key, connection, build: Callable):
-    """``build(connection)``, run once per statement and vendor."""
-    compiled = _COMPILED.get((key, connection.vendor))
+def _once(statement, connection, build: Callable | None = None):
+    """``build(connection)`` (by default ``statement(connection)``), run once per statement
+    and database vendor."""
+    per_vendor = _COMPILED.setdefault(statement, {})
+    compiled = per_vendor.get(connection.vendor)
     if compiled is None:
-        compiled = _COMPILED[key, connection.vendor] = build(connection)
+        compiled = per_vendor[connection.vendor] = (build or statement)(connection)
     return compiled
 
 
@@ -338,7 +344,7 @@ def scim_token_row(token_hash: str) -> ScimToken | None:
     """The token whose hash is ``token_hash``, with its organization and connection, or None."""
     connection = connections[router.db_for_read(ScimToken)]
     with connection.cursor() as cursor:
-        cursor.execute(_once("token", connection, _token_sql), [token_hash])
+        cursor.execute(_once(_token_sql, connection), [token_hash])
         row = cursor.fetchone()
     if row is None:
         return None
@@ -407,7 +413,7 @@ def _person_delete_sql(connection) -> str:
 
 def _user_dependents_delete(connection, key) -> None:
     with connection.cursor() as cursor:
-        for sql in _once("user dependents", connection, _dependents_sql):
+        for sql in _once(_dependents_sql, connection):
             cursor.execute(sql, [key] * sql.count("%s"))
 
 
@@ -418,7 +424,7 @@ def user_row_delete(user: User) -> None:
     key = User._meta.pk.get_db_prep_value(user.pk, connection)
     _user_dependents_delete(connection, key)
     with connection.cursor() as cursor:
-        cursor.execute(_once("user row", connection, _user_row_sql), [key])
+        cursor.execute(_once(_user_row_sql, connection), [key])
     user.pk = None  # as Model.delete() leaves it
 
 
@@ -433,7 +439,7 @@ def person_row_delete(*, organization_id, user_id) -> User | None:
         return None
     key = User._meta.pk.get_db_prep_value(user_id, connection)
     with connection.cursor() as cursor:
-        cursor.execute(_once("person", connection, _person_delete_sql), [key, organization_id])
+        cursor.execute(_once(_person_delete_sql, connection), [key, organization_id])
         row = cursor.fetchone()
     if row is None:
         return None
@@ -465,7 +471,7 @@ def audit_events_mark_processed(updates: list[tuple[int, str]], now) -> None:
     if not updates:
         return
     connection = connections[router.db_for_write(AuditEvent)]
-    sql = _once("events processed", connection, _events_processed_sql)
+    sql = _once(_events_processed_sql, connection)
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             cursor.execute(sql, [now, [u[0] for u in updates], [u[1] for u in updates]])
@@ -493,7 +499,7 @@ def request_logs_mark_processed(updates: list[tuple[int, str, str, int]], now) -
     if not updates:
         return
     connection = connections[router.db_for_write(ScimRequestLog)]
-    sql = _once("logs processed", connection, _logs_processed_sql)
+    sql = _once(_logs_processed_sql, connection)
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             cursor.execute(sql, [now, *(list(column) for column in zip(*updates, strict=True))])

@@ -112,6 +112,23 @@ def test_query_template_runs_its_sql_again_with_new_values(scim_organization, dj
     assert [u.pk for u in by_id.run(alice.pk)] == [alice.pk]
 
 
+def test_a_dropped_template_takes_its_compiled_sql_out_of_the_cache(scim_organization):
+    """The SCIM selectors keep equality templates in a bounded lru_cache; what one compiled
+    must go with it, or clients sending ever new start/count would grow the cache forever."""
+    import gc
+    import weakref
+
+    from admincenter import hotsql
+
+    template = hotsql.QueryTemplate(User, lambda pk: User.objects.filter(pk=pk), kinds=("uuid",))
+    template.run(uuid.uuid4())
+    assert connection.vendor in hotsql._COMPILED[template]
+    dropped = weakref.ref(template)
+    del template
+    gc.collect()
+    assert dropped() is None
+
+
 @pytest.mark.parametrize(
     "build",
     [

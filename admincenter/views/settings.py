@@ -37,7 +37,7 @@ from admincenter.selectors import groups as groups_selectors
 from admincenter.selectors import sso as sso_selectors
 from admincenter.selectors import tokens as tokens_selectors
 from admincenter.services.settings import organization_scim_deactivate_set
-from admincenter.views.common import form_write, scim_base_url, status_for
+from admincenter.views.common import form_write, scim_base_url, status_for, write_or_refuse
 from sso.endpoints import public_base_url, sp_values
 
 USED_TOKEN_NONCES = "admincenter.used_token_form_nonces"
@@ -148,24 +148,21 @@ def sso_edit(request, connection_id):
 @require_http_methods(["GET", "POST"])
 def sso_delete(request, connection_id):
     connection = _connection_or_404(request, connection_id)
-    error = None
-    status = 200
+    page = "admincenter/settings/sso_delete.html"
+    context = {"section": "settings", "connection": connection, "page_error": None}
     if request.method == "POST":
-        try:
-            services.sso_connection_delete(
+        return write_or_refuse(
+            request,
+            lambda: services.sso_connection_delete(
                 organization=request.organization, connection=connection, actor=request.actor
-            )
-        except DomainError as exc:
-            error, status = exc.message, status_for(exc)
-        else:
-            messages.success(request, f"SSO connection {connection.name} was deleted.")
-            return redirect("sso_list")
-    return render(
-        request,
-        "admincenter/settings/sso_delete.html",
-        {"section": "settings", "connection": connection, "page_error": error},
-        status=status,
-    )
+            ),
+            refuse=lambda error: render(
+                request, page, {**context, "page_error": error.message}, status=status_for(error)
+            ),
+            success=f"SSO connection {connection.name} was deleted.",
+            next_url="sso_list",
+        )
+    return render(request, page, context)
 
 
 # --- Provisioning ---------------------------------------------------------------
@@ -377,22 +374,19 @@ def scim_token_revoke(request, token_id):
     token = tokens_selectors.token_get(organization=request.organization, token_id=token_id)
     if token is None:
         raise Http404("No such SCIM token in this organization.")
-    error = None
-    status = 200
+    page = "admincenter/settings/token_revoke.html"
+    context = {"section": "settings", "token": token, "page_error": None}
     if request.method == "POST":
-        try:
-            services.scim_token_revoke(organization=request.organization, token=token, actor=request.actor)
-        except DomainError as exc:
-            error, status = exc.message, status_for(exc)
-        else:
-            messages.success(request, f"Token {token.label} ({token.token_prefix}…) was revoked.")
-            return redirect("scim_tokens")
-    return render(
-        request,
-        "admincenter/settings/token_revoke.html",
-        {"section": "settings", "token": token, "page_error": error},
-        status=status,
-    )
+        return write_or_refuse(
+            request,
+            lambda: services.scim_token_revoke(organization=request.organization, token=token, actor=request.actor),
+            refuse=lambda error: render(
+                request, page, {**context, "page_error": error.message}, status=status_for(error)
+            ),
+            success=f"Token {token.label} ({token.token_prefix}…) was revoked.",
+            next_url="scim_tokens",
+        )
+    return render(request, page, context)
 
 
 # --- Connect your IdP -----------------------------------------------------------

@@ -13,7 +13,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from admincenter import services
 from admincenter.errors import DomainError
-from admincenter.forms import CollaboratorForm, GroupChoiceForm, UserCreateForm, UserProfileForm, add_domain_error
+from admincenter.forms import CollaboratorForm, GroupChoiceForm, UserCreateForm, UserProfileForm
 from admincenter.permissions import admin_required
 from admincenter.selectors import effective_access
 from admincenter.selectors import groups as groups_selectors
@@ -78,45 +78,37 @@ def user_add(request):
     if request.method == "POST":
         if request.POST.get("action") == "collaborator":
             collaborator_form = CollaboratorForm(request.POST, prefix="collab")
-            if collaborator_form.is_valid():
-                try:
-                    membership = services.collaborator_add(
-                        organization=organization,
-                        email=collaborator_form.cleaned_data["email"],
-                        actor=request.actor,
-                    )
-                except DomainError as error:
-                    add_domain_error(collaborator_form, error)
-                    status = status_for(error)
-                else:
-                    messages.success(request, f"{membership.user.email} can now be added to your groups.")
-                    return redirect("user_detail", user_id=membership.user_id)
-            else:
-                status = 400
+            write = form_write(
+                collaborator_form,
+                lambda data: services.collaborator_add(
+                    organization=organization, email=data["email"], actor=request.actor
+                ),
+            )
+            if write.done:
+                membership = write.result
+                messages.success(request, f"{membership.user.email} can now be added to your groups.")
+                return redirect("user_detail", user_id=membership.user_id)
         else:
             create_form = UserCreateForm(request.POST, prefix="create")
-            if create_form.is_valid():
-                data = create_form.cleaned_data
-                try:
-                    user = services.user_create(
-                        organization=organization,
-                        email=data["email"],
-                        given_name=data["given_name"],
-                        family_name=data["family_name"],
-                        password=data["password"] or None,
-                        actor=request.actor,
-                    )
-                except DomainError as error:
-                    add_domain_error(create_form, error)
-                    status = status_for(error)
-                else:
-                    messages.success(request, f"{user.email} was created.")
-                    warning = _scim_domain_warning(organization, user.email)
-                    if warning:
-                        messages.warning(request, warning)
-                    return redirect("user_detail", user_id=user.pk)
-            else:
-                status = 400
+            write = form_write(
+                create_form,
+                lambda data: services.user_create(
+                    organization=organization,
+                    email=data["email"],
+                    given_name=data["given_name"],
+                    family_name=data["family_name"],
+                    password=data["password"] or None,
+                    actor=request.actor,
+                ),
+            )
+            if write.done:
+                user = write.result
+                messages.success(request, f"{user.email} was created.")
+                warning = _scim_domain_warning(organization, user.email)
+                if warning:
+                    messages.warning(request, warning)
+                return redirect("user_detail", user_id=user.pk)
+        status = write.status
     return render(
         request,
         "admincenter/users/add.html",

@@ -20,7 +20,7 @@ from admincenter.models import (
     UserSource,
 )
 from admincenter.services import Actor
-from admincenter.services.organizations import add_new_user_to_everyone
+from admincenter.services.groups import add_new_user_to_everyone
 
 OPERATOR = Actor.operator("tests")
 

@@ -20,6 +20,7 @@ from admincenter.audit import actions
 from admincenter.audit.record import Actor, audit_record
 from admincenter.catalogue import ADMIN_CENTER_PRODUCT
 from admincenter.errors import Conflict, Forbidden, InvalidValue, NotFound
+from admincenter.hotsql import RowInsert
 from admincenter.models import (
     Group,
     GroupGrant,
@@ -290,9 +291,7 @@ def group_members_remove(*, organization: Organization, group: Group, user_ids: 
     if not emails:
         return 0
     if group.system_key == SystemGroupKey.ADMIN_CENTER_ADMINS:
-        from admincenter.services.users import _ensure_not_last_admin
-
-        _ensure_not_last_admin(organization, ids)
+        ensure_not_last_admin(organization, ids)
     removed, _ = group.memberships.filter(user_id__in=ids).delete()
     Group.objects.filter(pk=group.pk).update(updated_at=timezone.now())
     group_audit_record(
@@ -400,4 +399,58 @@ def group_grant_remove(*, organization: Organization, grant: GroupGrant, actor: 
         actor=actor,
         group=group,
         before=before,
+    )
+
+
+def ensure_not_last_admin(organization: Organization, leaving_user_ids) -> None:
+    """*Admin Center Administrators* always keeps at least one active member
+    (docs/domain.md#last-administrator). Shared by the member removals here and the
+    deactivations and deletions in users.py."""
+    admins = GroupMembership.objects.filter(
+        group__organization=organization,
+        group__system_key=SystemGroupKey.ADMIN_CENTER_ADMINS,
+        user__is_active=True,
+    )
+    if not admins.filter(user_id__in=leaving_user_ids).exists():
+        return
+    if not admins.exclude(user_id__in=leaving_user_ids).exists():
+        raise Forbidden(
+            "This is the last active member of Admin Center Administrators. Add another administrator first."
+        )
+
+
+# --- Everyone ---------------------------------------------------------------------
+# Every new home user joins it; users.py (user_insert) and organizations.py (the first admin)
+# call this, so it sits below both.
+
+
+def system_group(organization: Organization, key: str) -> Group:
+    return Group.objects.get(organization=organization, system_key=key)
+
+
+# Organization → id of its *Everyone* group, kept for the life of the process: Everyone is
+# created with the organization and can never be renamed or deleted. Keyed by id and
+# creation time, so an id that a database reuses after a deletion never hits.
+_everyone_ids: dict[tuple, object] = {}
+
+
+def _everyone_id(organization: Organization):
+    key = (organization.pk, organization.created_at)
+    group_id = _everyone_ids.get(key)
+    if group_id is None:
+        group_id = system_group(organization, SystemGroupKey.EVERYONE).pk
+        _everyone_ids[key] = group_id
+    return group_id
+
+
+_MEMBERSHIP_INSERT = RowInsert(GroupMembership)
+
+
+def add_new_user_to_everyone(organization: Organization, user: User, actor: Actor) -> None:
+    """Every home user is in *Everyone*; the row is owned by the system. For a user
+    inserted in this transaction (no row can exist yet): one precompiled INSERT, as SCIM
+    creates people by the thousand. In a SCIM create it is written with the audit event
+    and the request-log row at commit: nothing in that request reads it back."""
+    _MEMBERSHIP_INSERT.append(
+        group_id=_everyone_id(organization), user=user, managed_by=MembershipOwner.SYSTEM, added_by=actor.display
     )

@@ -13,7 +13,6 @@ from admincenter.audit import actions
 from admincenter.audit.record import Actor, audit_record
 from admincenter.catalogue import ADMIN_CENTER_PRODUCT, ADMIN_CENTER_ROLE
 from admincenter.errors import Conflict, InvalidValue, NotFound
-from admincenter.hotsql import RowInsert
 from admincenter.models import (
     Group,
     GroupGrant,
@@ -25,10 +24,10 @@ from admincenter.models import (
     ProductInstance,
     Role,
     SystemGroupKey,
-    User,
     UserSource,
 )
 from admincenter.services.groups import group_audit_record
+from admincenter.services.users import user_create
 
 
 @transaction.atomic
@@ -42,8 +41,6 @@ def organization_create(
 ) -> Organization:
     """Create an organization with its two system groups and its Admin Center instance;
     optionally its first admin, who joins *Admin Center Administrators*."""
-    from admincenter.services.users import user_create  # users imports this module
-
     name = (name or "").strip()
     slug = (slug or "").strip().lower()
     if not name:
@@ -198,38 +195,6 @@ def product_instance_create(
 
 def product_group_name(instance: ProductInstance, role: Role) -> str:
     return f"{instance.product.name} – {instance.nickname} – {role.name}"
-
-
-def system_group(organization: Organization, key: str) -> Group:
-    return Group.objects.get(organization=organization, system_key=key)
-
-
-# Organization → id of its *Everyone* group, kept for the life of the process: Everyone is
-# created with the organization and can never be renamed or deleted. Keyed by id and
-# creation time, so an id that a database reuses after a deletion never hits.
-_everyone_ids: dict[tuple, object] = {}
-
-
-def _everyone_id(organization: Organization):
-    key = (organization.pk, organization.created_at)
-    group_id = _everyone_ids.get(key)
-    if group_id is None:
-        group_id = system_group(organization, SystemGroupKey.EVERYONE).pk
-        _everyone_ids[key] = group_id
-    return group_id
-
-
-_MEMBERSHIP_INSERT = RowInsert(GroupMembership)
-
-
-def add_new_user_to_everyone(organization: Organization, user: User, actor: Actor) -> None:
-    """Every home user is in *Everyone*; the row is owned by the system. For a user
-    inserted in this transaction (no row can exist yet): one precompiled INSERT, as SCIM
-    creates people by the thousand. In a SCIM create it is written with the audit event
-    and the request-log row at commit: nothing in that request reads it back."""
-    _MEMBERSHIP_INSERT.append(
-        group_id=_everyone_id(organization), user=user, managed_by=MembershipOwner.SYSTEM, added_by=actor.display
-    )
 
 
 def _check_length(model, field: str, value: str) -> None:

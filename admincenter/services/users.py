@@ -26,7 +26,7 @@ from admincenter.models import (
     UserSource,
 )
 from admincenter.services.domains import verified_by_another_organization
-from admincenter.services.organizations import add_new_user_to_everyone
+from admincenter.services.groups import add_new_user_to_everyone, ensure_not_last_admin
 from admincenter.services.transactions import atomic
 
 # User fields an admin may edit on a local user.
@@ -287,7 +287,7 @@ def _ensure_not_last_admin_anywhere(organization: Organization, user: User) -> N
     """Deactivating or deleting a person affects every organization they administer,
     including those where they are a collaborator: none may be left without an active
     administrator (docs/domain.md#last-administrator). Other organizations are not named to this one's admins."""
-    _ensure_not_last_admin(organization, [user.pk])
+    ensure_not_last_admin(organization, [user.pk])
     administered = (
         GroupMembership.objects.filter(
             user=user, group__system_key=SystemGroupKey.ADMIN_CENTER_ADMINS, user__is_active=True
@@ -302,22 +302,6 @@ def _ensure_not_last_admin_anywhere(organization: Organization, user: User) -> N
                 f"{user.email} is the last active administrator of another organization they collaborate with. "
                 "That organization must add another administrator first."
             )
-
-
-def _ensure_not_last_admin(organization: Organization, leaving_user_ids) -> None:
-    """*Admin Center Administrators* always keeps at least one active member
-    (docs/domain.md#last-administrator)."""
-    admins = GroupMembership.objects.filter(
-        group__organization=organization,
-        group__system_key=SystemGroupKey.ADMIN_CENTER_ADMINS,
-        user__is_active=True,
-    )
-    if not admins.filter(user_id__in=leaving_user_ids).exists():
-        return
-    if not admins.exclude(user_id__in=leaving_user_ids).exists():
-        raise Forbidden(
-            "This is the last active member of Admin Center Administrators. Add another administrator first."
-        )
 
 
 @atomic
@@ -362,7 +346,7 @@ def collaborator_remove(*, organization: Organization, user: User, actor: Actor)
     deleted, _ = OrgMembership.objects.filter(organization=organization, user=user).delete()
     if not deleted:
         raise NotFound(f"{user.email} is not a collaborator of this organization.")
-    _ensure_not_last_admin(organization, [user.pk])
+    ensure_not_last_admin(organization, [user.pk])
     removed = GroupMembership.objects.filter(group__organization=organization, user=user).delete()[0]
     audit_record(
         organization=organization,

@@ -81,10 +81,7 @@ def import_graph() -> dict[str, set[str]]:
     for module, path in MODULES.items():
         tree = ast.parse(path.read_text(), filename=str(path))
         targets = {_resolve(name) for name in _imported_names(tree, module, path.name == "__init__.py")}
-        # A package's own __init__ runs before its modules, so "a.b imports a" is how Python
-        # imports at all; only the reverse direction of it can close a circle.
-        ancestors = {module.rsplit(".", n)[0] for n in range(1, module.count(".") + 1)}
-        graph[module] = {t for t in targets if t and t != module and t not in ancestors}
+        graph[module] = {t for t in targets if t and t != module}
     return graph
 
 

@@ -51,6 +51,19 @@ class OperatorCommand(BaseCommand):
             help="Slug of the organization (as given to create_organization), for example 'acme'.",
         )
 
+    def add_actions(self, parser, *names: str):
+        """The command's ``ACTION`` subcommands, each with its own ``--help``."""
+        parser.epilog = f"Run 'manage.py {self.command_name} ACTION --help' for the options of an action."
+        metavar = "{" + ",".join(names) + "}"
+        return parser.add_subparsers(dest="action", required=True, title="actions", metavar=metavar)
+
+    def add_action(self, actions, name: str, *, help: str, description: str, org: bool = True):
+        """One ``ACTION``; ``org`` gives it the ``--org`` of the organization it works on."""
+        action = actions.add_parser(name, help=help, description=description)
+        if org:
+            self.add_org_argument(action)
+        return action
+
     @staticmethod
     def organization(slug: str) -> Organization:
         return selectors.organization_by_slug(slug)

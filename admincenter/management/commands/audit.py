@@ -34,16 +34,17 @@ class Command(OperatorCommand):
     help = "Process, export or purge the audit log."
 
     def add_arguments(self, parser):
-        parser.epilog = "Run 'manage.py audit ACTION --help' for the options of an action."
-        actions = parser.add_subparsers(dest="action", required=True, title="actions", metavar="{process,export,purge}")
+        actions = self.add_actions(parser, "process", "export", "purge")
 
-        process = actions.add_parser(
+        process = self.add_action(
+            actions,
             "process",
             help="Process the pending audit rows now and print how many.",
             description=(
                 "Enrich and roll up every pending audit event and SCIM request-log row in this process, "
                 "without a worker. Safe to run while workers run: rows are claimed, never shared."
             ),
+            org=False,
         )
         process.add_argument(
             "--batch-size",
@@ -53,7 +54,8 @@ class Command(OperatorCommand):
             help=f"Rows claimed per transaction (default {processing.BATCH_SIZE}).",
         )
 
-        export = actions.add_parser(
+        export = self.add_action(
+            actions,
             "export",
             help="Stream an organization's audit events as CSV or JSON Lines.",
             description=(
@@ -61,7 +63,6 @@ class Command(OperatorCommand):
                 "--since and --until are whole UTC days and both inclusive. Memory use does not grow with the range."
             ),
         )
-        self.add_org_argument(export)
         export.add_argument("--since", type=_day, metavar="YYYY-MM-DD", help="First day to include.")
         export.add_argument("--until", type=_day, metavar="YYYY-MM-DD", help="Last day to include.")
         export.add_argument(
@@ -69,7 +70,8 @@ class Command(OperatorCommand):
         )
         export.add_argument("--output", metavar="FILE", help="Write to FILE instead of stdout.")
 
-        purge = actions.add_parser(
+        purge = self.add_action(
+            actions,
             "purge",
             help="Delete rows past retention (roll-ups are kept).",
             description=(
@@ -78,6 +80,7 @@ class Command(OperatorCommand):
                 f"AUDIT_EVENT_RETENTION_DAYS ({settings.AUDIT_EVENT_RETENTION_DAYS}). Rows not processed yet are "
                 "kept until they are counted in the roll-ups."
             ),
+            org=False,
         )
         purge.add_argument("--dry-run", action="store_true", help="Only count what would be deleted.")
 

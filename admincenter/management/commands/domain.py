@@ -17,10 +17,10 @@ class Command(OperatorCommand):
     help = "List or verify the email domains of an organization's SSO connections."
 
     def add_arguments(self, parser):
-        parser.epilog = "Run 'manage.py domain ACTION --help' for the options of an action."
-        actions = parser.add_subparsers(dest="action", required=True, title="actions", metavar="{list,verify}")
+        actions = self.add_actions(parser, "list", "verify")
 
-        listing = actions.add_parser(
+        self.add_action(
+            actions,
             "list",
             help="List the claimed domains.",
             description=(
@@ -28,9 +28,9 @@ class Command(OperatorCommand):
                 "verified, and the TXT record to publish on the domain to verify it."
             ),
         )
-        self.add_org_argument(listing)
 
-        verify = actions.add_parser(
+        verify = self.add_action(
+            actions,
             "verify",
             help="Verify a domain.",
             description=(
@@ -39,7 +39,6 @@ class Command(OperatorCommand):
                 "DNS lookup. A domain is verified by one organization at most."
             ),
         )
-        self.add_org_argument(verify)
         verify.add_argument("--domain", required=True, metavar="D", help="The domain, e.g. 'acme.com'.")
         verify.add_argument(
             "--force",

@@ -14,15 +14,10 @@ class Command(OperatorCommand):
     help = "Issue, list or revoke the SCIM bearer tokens of an organization."
 
     def add_arguments(self, parser):
-        parser.epilog = "Run 'manage.py scim_token ACTION --help' for the options of an action."
-        actions = parser.add_subparsers(
-            dest="action",
-            required=True,
-            title="actions",
-            metavar="{issue,list,revoke}",
-        )
+        actions = self.add_actions(parser, "issue", "list", "revoke")
 
-        issue = actions.add_parser(
+        issue = self.add_action(
+            actions,
             "issue",
             help="Issue a token and print it (once) on stdout.",
             description=(
@@ -31,7 +26,6 @@ class Command(OperatorCommand):
                 "The organization must be in SCIM mode (manage.py provisioning --mode scim)."
             ),
         )
-        self.add_org_argument(issue)
         issue.add_argument(
             "--label",
             default="",
@@ -44,19 +38,19 @@ class Command(OperatorCommand):
             help="Expire the token after N days (at least 1). Default: the token does not expire.",
         )
 
-        listing = actions.add_parser(
+        self.add_action(
+            actions,
             "list",
             help="List the tokens (prefix, label, dates, state).",
             description="List the SCIM tokens of an organization, newest first; times are in UTC.",
         )
-        self.add_org_argument(listing)
 
-        revoke = actions.add_parser(
+        revoke = self.add_action(
+            actions,
             "revoke",
             help="Revoke a token for good.",
             description="Revoke a SCIM token: the IdP's requests with it get 401 from now on. This cannot be undone.",
         )
-        self.add_org_argument(revoke)
         revoke.add_argument(
             "token",
             metavar="PREFIX_OR_ID",

@@ -32,15 +32,10 @@ class Command(OperatorCommand):
     help = "Add, update, show, list or delete the SSO connections of an organization."
 
     def add_arguments(self, parser):
-        parser.epilog = "Run 'manage.py sso_connection ACTION --help' for the options of an action."
-        actions = parser.add_subparsers(
-            dest="action",
-            required=True,
-            title="actions",
-            metavar="{add,update,show,list,delete}",
-        )
+        actions = self.add_actions(parser, "add", "update", "show", "list", "delete")
 
-        add = actions.add_parser(
+        add = self.add_action(
+            actions,
             "add",
             help="Create an SSO connection.",
             description=(
@@ -48,7 +43,6 @@ class Command(OperatorCommand):
                 "Without its protocol settings the connection is a draft that signs nobody in yet."
             ),
         )
-        self.add_org_argument(add)
         add.add_argument(
             "--name",
             required=True,
@@ -62,7 +56,8 @@ class Command(OperatorCommand):
         )
         self._add_settings_arguments(add)
 
-        update = actions.add_parser(
+        update = self.add_action(
+            actions,
             "update",
             help="Change an SSO connection.",
             description=(
@@ -70,7 +65,6 @@ class Command(OperatorCommand):
                 "--domains replaces the whole list. The client secret is write-only: give it only to replace it."
             ),
         )
-        self.add_org_argument(update)
         update.add_argument("--name", required=True, help="Name of the connection to change (case-insensitive).")
         update.add_argument("--new-name", metavar="NAME", help="Rename the connection.")
         update.add_argument(
@@ -80,7 +74,8 @@ class Command(OperatorCommand):
         )
         self._add_settings_arguments(update)
 
-        show = actions.add_parser(
+        show = self.add_action(
+            actions,
             "show",
             help="Print the values to paste into the IdP.",
             description=(
@@ -88,10 +83,10 @@ class Command(OperatorCommand):
                 "and login_url. URLs start with PUBLIC_BASE_URL (http://localhost:8000 when it is unset)."
             ),
         )
-        self.add_org_argument(show)
         show.add_argument("--name", required=True, help="Name of the connection (case-insensitive).")
 
-        listing = actions.add_parser(
+        self.add_action(
+            actions,
             "list",
             help="List the SSO connections.",
             description=(
@@ -99,9 +94,9 @@ class Command(OperatorCommand):
                 "domains and SCIM state."
             ),
         )
-        self.add_org_argument(listing)
 
-        delete = actions.add_parser(
+        delete = self.add_action(
+            actions,
             "delete",
             help="Delete an SSO connection.",
             description=(
@@ -109,7 +104,6 @@ class Command(OperatorCommand):
                 "switch the organization to JIT first (manage.py provisioning --mode jit)."
             ),
         )
-        self.add_org_argument(delete)
         delete.add_argument("--name", required=True, help="Name of the connection to delete (case-insensitive).")
 
     @staticmethod

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import secrets
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError
 from django.db.models import Q
 from django.utils.text import slugify
 
@@ -27,10 +27,11 @@ from admincenter.models import (
     UserSource,
 )
 from admincenter.services.groups import group_audit_record
+from admincenter.services.transactions import atomic
 from admincenter.services.users import user_create
 
 
-@transaction.atomic
+@atomic
 def organization_create(
     *,
     name: str,
@@ -55,7 +56,7 @@ def organization_create(
     if Organization.objects.filter(slug=slug).exists():
         raise Conflict(f"An organization with the slug '{slug}' already exists.", field="slug")
     try:
-        with transaction.atomic():
+        with atomic():
             organization = Organization.objects.create(name=name, slug=slug, created_by=actor.display)
     except IntegrityError:
         raise Conflict(f"An organization with the slug '{slug}' already exists.", field="slug") from None
@@ -117,7 +118,7 @@ def organization_create(
     return organization
 
 
-@transaction.atomic
+@atomic
 def product_instance_create(
     *, organization: Organization, product_code: str, nickname: str, actor: Actor
 ) -> ProductInstance:

@@ -30,7 +30,7 @@ from admincenter.idp import idp_from_user_agent
 from admincenter.models import Outcome
 from admincenter.selectors import scim as scim_selectors
 from admincenter.services import scim as scim_services
-from admincenter.services.transactions import all_or_nothing
+from admincenter.transactions import all_or_nothing
 from scim import discovery
 from scim.adapters import Context, ScimGroupAdapter, ScimUserAdapter
 from scim.attributes import AttributeSelection

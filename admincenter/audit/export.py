@@ -26,6 +26,7 @@ from django.utils import timezone
 from admincenter.audit import enqueue
 from admincenter.audit.selectors import AuditFilters, audit_events_search
 from admincenter.models import AuditExport, AuditExportFormat, AuditExportStatus, Organization
+from admincenter.transactions import atomic
 
 logger = logging.getLogger(__name__)
 
@@ -143,7 +144,7 @@ def export_job_create(
         raise ValueError(f"Unknown export format {fmt!r}: use csv or jsonl.")
     if total is None:
         total = audit_events_search(organization=organization, filters=filters).count()
-    with transaction.atomic():
+    with atomic():
         job = AuditExport.objects.create(
             organization=organization,
             requested_by=requested_by,

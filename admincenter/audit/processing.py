@@ -17,7 +17,7 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from django.db import connection, transaction
+from django.db import connection
 from django.db.models import Count, Q
 from django.utils import timezone
 
@@ -27,6 +27,7 @@ from admincenter.audit.summaries import event_summary, request_summary
 from admincenter.hotsql import audit_events_mark_processed, request_logs_mark_processed
 from admincenter.idp import idp_from_user_agent
 from admincenter.models import AuditEvent, AuditHourlyRollup, Outcome, ScimRequestLog
+from admincenter.transactions import atomic
 
 BATCH_SIZE = 1000
 # A worker task stops after this long and re-enqueues itself, so a huge backlog is drained
@@ -123,7 +124,7 @@ def audit_batch_process(
 ) -> ProcessResult:
     """Claim, enrich and roll up one batch of events and one of request-log rows, atomically."""
     now = timezone.now()
-    with transaction.atomic():
+    with atomic():
         events = _claim(AuditEvent, _EVENT_FIELDS, batch_size, after_event_id)
         logs = _claim(ScimRequestLog, _LOG_FIELDS, batch_size, after_request_id)
         if not events and not logs:

@@ -11,7 +11,7 @@ from admincenter.audit.record import Actor
 from admincenter.errors import Forbidden, InvalidValue
 from admincenter.models import User
 from admincenter.services.signin import user_audit_record
-from admincenter.services.transactions import atomic
+from admincenter.transactions import atomic
 
 
 @atomic

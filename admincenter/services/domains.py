@@ -23,7 +23,7 @@ from admincenter.audit import actions
 from admincenter.audit.record import Actor, audit_record
 from admincenter.errors import Conflict, InvalidValue, NotFound
 from admincenter.models import Organization, Outcome, SsoConnection, SsoDomain
-from admincenter.services.transactions import atomic
+from admincenter.transactions import atomic
 
 
 def new_verification_token() -> str:

@@ -34,7 +34,7 @@ from admincenter.models import (
     SystemGroupKey,
     User,
 )
-from admincenter.services.transactions import atomic
+from admincenter.transactions import atomic
 
 RESERVED_GROUP_NAMES = ("Everyone", "Admin Center Administrators", "Administrators")
 SCIM_GROUP_NAME_PREFIX = "Opti_SCIM_"

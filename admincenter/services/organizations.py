@@ -27,8 +27,8 @@ from admincenter.models import (
     UserSource,
 )
 from admincenter.services.groups import group_audit_record
-from admincenter.services.transactions import atomic
 from admincenter.services.users import user_create
+from admincenter.transactions import atomic
 
 
 @atomic

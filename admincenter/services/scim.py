@@ -38,15 +38,15 @@ from admincenter.services.groups import (
     normalize_group_name,
     save_group_name,
 )
-from admincenter.services.transactions import atomic
 from admincenter.services.users import (
     ensure_email_free,
     normalize_email,
-    save_new_user,
     user_active_set,
     user_delete_audit,
     user_delete_audited,
+    user_insert,
 )
+from admincenter.transactions import atomic
 
 # The write services below take the resource as read by ``scim_user_get`` /
 # ``scim_group_get`` with ``for_update=True`` in the caller's transaction: the SCIM edge
@@ -86,7 +86,7 @@ def scim_user_create(*, organization: Organization, connection: SsoConnection, v
     if not user.is_active:
         user.deactivated_at = timezone.now()
     user.set_unusable_password()  # SCIM-managed users sign in through SSO only
-    return save_new_user(
+    return user_insert(
         organization=organization,
         user=user,
         actor=actor,

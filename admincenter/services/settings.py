@@ -10,7 +10,7 @@ from admincenter.audit import actions
 from admincenter.audit.record import Actor, audit_record
 from admincenter.errors import InvalidValue
 from admincenter.models import Organization, ScimDeactivateAction
-from admincenter.services.transactions import atomic
+from admincenter.transactions import atomic
 
 
 @atomic

@@ -37,8 +37,8 @@ from admincenter.models import (
 from admincenter.services.domains import verified_domain_for
 from admincenter.services.groups import group_audit_record
 from admincenter.services.sso import connection_audit_record
-from admincenter.services.transactions import atomic
-from admincenter.services.users import NAME_MAX_LENGTH, home_user, normalize_email, save_new_user
+from admincenter.services.users import NAME_MAX_LENGTH, home_user_get, normalize_email, user_insert
+from admincenter.transactions import atomic
 
 PASSWORD_METHOD = "password"
 
@@ -211,7 +211,7 @@ def _jit_create(organization: Organization, identity, email: str, actor: Actor) 
     )
     user.set_unusable_password()
     try:
-        save_new_user(
+        user_insert(
             organization=organization,
             user=user,
             actor=actor,
@@ -410,7 +410,7 @@ def user_local_login_set(*, organization: Organization, user: User, allowed: boo
     """Mark a home user break-glass (password sign-in kept while SSO is required), or not.
     While SSO is required, the last break-glass administrator keeps the mark."""
     organization = Organization.objects.select_for_update().get(pk=organization.pk)
-    user = home_user(organization=organization, user_id=user.pk, for_update=True)
+    user = home_user_get(organization=organization, user_id=user.pk, for_update=True)
     if user.local_login_allowed == allowed:
         return user
     if allowed and not user.has_usable_password():

@@ -36,7 +36,7 @@ from admincenter.models import (
 )
 from admincenter.selectors.sso import scim_connection_for
 from admincenter.services.domains import sso_domains_set
-from admincenter.services.transactions import atomic
+from admincenter.transactions import atomic
 
 _DOMAIN_RE = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
 

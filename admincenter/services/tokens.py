@@ -28,7 +28,7 @@ from admincenter.errors import (
 from admincenter.hotsql import scim_token_row
 from admincenter.models import Organization, ProvisioningMode, ScimToken
 from admincenter.selectors.tokens import live_token_count
-from admincenter.services.transactions import atomic
+from admincenter.transactions import atomic
 
 TOKEN_PREFIX = "optiid_scim_"
 _PREFIX_RANDOM_CHARS = 8

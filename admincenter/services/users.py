@@ -27,7 +27,7 @@ from admincenter.models import (
 )
 from admincenter.services.domains import verified_by_another_organization
 from admincenter.services.groups import add_new_user_to_everyone, ensure_not_last_admin
-from admincenter.services.transactions import atomic
+from admincenter.transactions import atomic
 
 # User fields an admin may edit on a local user.
 ADMIN_EDITABLE_FIELDS = ("email", "given_name", "family_name")
@@ -88,7 +88,7 @@ def ensure_domain_open(*, organization: Organization, email: str, field: str = "
 _USER_INSERT = RowInsert(User)  # SCIM creates people by the thousand: compiled once
 
 
-def save_new_user(*, organization: Organization, user: User, actor: Actor, audit_after: dict) -> User:
+def user_insert(*, organization: Organization, user: User, actor: Actor, audit_after: dict) -> User:
     """Insert a new home user of ``organization``: every path (manual, JIT, SCIM) ends
     here, so every new user joins *Everyone* and is audited as ``user.create``. A taken
     email, also one lost to a concurrent creation, is Conflict from the unique index; so
@@ -143,7 +143,7 @@ def user_create(
         user.set_password(password)
     else:
         user.set_unusable_password()
-    save_new_user(
+    user_insert(
         organization=organization,
         user=user,
         actor=actor,
@@ -160,7 +160,7 @@ def ensure_not_scim_managed(user: User, action: str) -> None:
         )
 
 
-def home_user(*, organization: Organization, user_id, for_update: bool = False) -> User:
+def home_user_get(*, organization: Organization, user_id, for_update: bool = False) -> User:
     users = User.objects.filter(home_organization=organization)
     if for_update:
         users = users.select_for_update()
@@ -173,7 +173,7 @@ def home_user(*, organization: Organization, user_id, for_update: bool = False) 
 @atomic
 def user_update(*, organization: Organization, user: User, actor: Actor, **changes) -> User:
     """An admin edits a local user's profile (email, names). SCIM-managed users are locked."""
-    user = home_user(organization=organization, user_id=user.pk, for_update=True)
+    user = home_user_get(organization=organization, user_id=user.pk, for_update=True)
     ensure_not_scim_managed(user, "edit their profile")
     unknown = set(changes) - set(ADMIN_EDITABLE_FIELDS)
     if unknown:
@@ -213,7 +213,7 @@ def user_update(*, organization: Organization, user: User, actor: Actor, **chang
 @atomic
 def user_set_active(*, organization: Organization, user: User, active: bool, actor: Actor) -> User:
     """An admin deactivates or reactivates a local user (reversible)."""
-    user = home_user(organization=organization, user_id=user.pk, for_update=True)
+    user = home_user_get(organization=organization, user_id=user.pk, for_update=True)
     ensure_not_scim_managed(user, "deactivate or reactivate them")
     if user.is_active == active:
         return user
@@ -246,7 +246,7 @@ def user_active_set(*, organization: Organization, user: User, active: bool, act
 @atomic
 def user_delete(*, organization: Organization, user: User, actor: Actor) -> None:
     """An admin deletes a local user. SCIM-managed users are offboarded in the IdP."""
-    user = home_user(organization=organization, user_id=user.pk, for_update=True)
+    user = home_user_get(organization=organization, user_id=user.pk, for_update=True)
     ensure_not_scim_managed(user, "delete them")
     _ensure_not_last_admin_anywhere(organization, user)
     user_delete_audited(organization=organization, user=user, actor=actor)

@@ -18,7 +18,7 @@ from django.conf import settings
 from admincenter import services
 from admincenter.management.base import OperatorCommand
 from admincenter.models import Organization, ProvisioningMode, Role
-from admincenter.services.transactions import atomic
+from admincenter.transactions import atomic
 
 SLUG = "acme"
 NAME = "Acme Corporation"

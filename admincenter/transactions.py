@@ -3,10 +3,10 @@
 THE rule: every service that writes more than one row, or reads a row under lock and
 writes it, is decorated ``@atomic``; a statement whose ``IntegrityError`` becomes a domain
 error is wrapped in ``with atomic():``. Views and commands that open a transaction
-themselves use the same helper. The one exception is the audit package's worker-side
-transactions (``audit/processing.py``, ``audit/export.py``): they never run inside a SCIM
-request, where ``atomic`` is exactly ``transaction.atomic``, and importing this module
-would load ``admincenter.services`` (which imports the audit package) from below it.
+themselves use the same helper, and so does the audit package's worker side: this module
+sits beside the models (not inside ``admincenter.services``), so anything may import it
+without pulling in the services. Nothing in the project uses plain ``transaction.atomic``
+(``tests/admincenter/test_transactions_helper.py`` checks).
 
 Outside ``all_or_nothing`` (Admin Center, commands, Celery, tests) ``atomic`` is exactly
 ``transaction.atomic``. Inside it (a SCIM write, entered by ``scim/views.py``) the whole

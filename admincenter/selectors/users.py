@@ -155,6 +155,22 @@ def break_glass_users(*, organization: Organization) -> QuerySet[User]:
     return User.objects.filter(home_organization=organization, local_login_allowed=True).order_by("email")
 
 
+def break_glass_admins(*, organization: Organization, excluding: User | None = None) -> list[User]:
+    """Active administrators whose home is ``organization``, marked break-glass, who have
+    a password: the people who can still sign in while SSO is required and the IdP is down
+    (docs/sso.md#require-sso-and-break-glass)."""
+    admins = User.objects.filter(
+        home_organization=organization,
+        is_active=True,
+        local_login_allowed=True,
+        group_memberships__group__organization=organization,
+        group_memberships__group__system_key=SystemGroupKey.ADMIN_CENTER_ADMINS,
+    ).distinct()
+    if excluding is not None:
+        admins = admins.exclude(pk=excluding.pk)
+    return [u for u in admins if u.has_usable_password()]
+
+
 def email_domain_is_scim_managed(*, organization: Organization, domain: str) -> bool:
     """Whether ``domain`` belongs to the organization's SCIM connection."""
     return SsoDomain.objects.filter(

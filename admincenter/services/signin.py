@@ -34,6 +34,7 @@ from admincenter.models import (
     User,
     UserSource,
 )
+from admincenter.selectors.users import break_glass_admins
 from admincenter.services.domains import verified_domain_for
 from admincenter.services.groups import group_audit_record
 from admincenter.services.sso import connection_audit_record
@@ -346,21 +347,6 @@ def _record_password_success(user: User, actor: Actor) -> None:
 # --- Sign-in policy: require SSO, break-glass --------------------------------------
 
 
-def _break_glass_admins(organization: Organization, *, excluding: User | None = None) -> list[User]:
-    """Active administrators whose home is ``organization``, marked break-glass, who have
-    a password: the people who can still sign in when the IdP is down."""
-    admins = User.objects.filter(
-        home_organization=organization,
-        is_active=True,
-        local_login_allowed=True,
-        group_memberships__group__organization=organization,
-        group_memberships__group__system_key=SystemGroupKey.ADMIN_CENTER_ADMINS,
-    ).distinct()
-    if excluding is not None:
-        admins = admins.exclude(pk=excluding.pk)
-    return [u for u in admins if u.has_usable_password()]
-
-
 def _has_ready_connection_with_verified_domain(organization: Organization) -> bool:
     verified = SsoDomain.objects.filter(organization=organization, verified_at__isnull=False).select_related(
         "connection"
@@ -383,7 +369,7 @@ def organization_require_sso_set(*, organization: Organization, require: bool, a
                 "Complete a connection's settings and verify its domain first.",
                 field="require_sso",
             )
-        if not _break_glass_admins(organization):
+        if not break_glass_admins(organization=organization):
             raise Forbidden(
                 "SSO cannot be required yet: no active administrator is allowed to sign in with a password. "
                 "Mark at least one administrator who has a password as break-glass (on their user page) first, "
@@ -419,7 +405,7 @@ def user_local_login_set(*, organization: Organization, user: User, allowed: boo
             "Break-glass is for people who have a password.",
             field="local_login_allowed",
         )
-    if not allowed and organization.require_sso and not _break_glass_admins(organization, excluding=user):
+    if not allowed and organization.require_sso and not break_glass_admins(organization=organization, excluding=user):
         raise Forbidden(
             f"{user.email} is the last administrator who may sign in with a password while SSO is required. "
             "Mark another administrator as break-glass first, or stop requiring SSO.",

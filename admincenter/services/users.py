@@ -25,6 +25,7 @@ from admincenter.models import (
     User,
     UserSource,
 )
+from admincenter.selectors.users import break_glass_admins
 from admincenter.services.domains import verified_by_another_organization
 from admincenter.services.groups import add_new_user_to_everyone, ensure_not_last_admin
 from admincenter.transactions import atomic
@@ -219,8 +220,22 @@ def user_set_active(*, organization: Organization, user: User, active: bool, act
         return user
     if not active:
         _ensure_not_last_admin_anywhere(organization, user)
+        _ensure_not_last_break_glass(organization, user)
     user_active_set(organization=organization, user=user, active=active, actor=actor)
     return user
+
+
+def _ensure_not_last_break_glass(organization: Organization, user: User) -> None:
+    """While SSO is required, the last break-glass administrator stays: without them an IdP
+    outage locks everyone out (docs/sso.md#require-sso-and-break-glass)."""
+    if not (organization.require_sso and user.local_login_allowed):
+        return
+    others = break_glass_admins(organization=organization, excluding=user)
+    if not others and any(u.pk == user.pk for u in break_glass_admins(organization=organization)):
+        raise Conflict(
+            f"{user.email} is the last administrator who may sign in with a password while SSO is required. "
+            "Mark another administrator as break-glass first, or stop requiring SSO."
+        )
 
 
 def user_active_set(*, organization: Organization, user: User, active: bool, actor: Actor) -> None:
@@ -249,6 +264,7 @@ def user_delete(*, organization: Organization, user: User, actor: Actor) -> None
     user = home_user_get(organization=organization, user_id=user.pk, for_update=True)
     ensure_not_scim_managed(user, "delete them")
     _ensure_not_last_admin_anywhere(organization, user)
+    _ensure_not_last_break_glass(organization, user)
     user_delete_audited(organization=organization, user=user, actor=actor)
 
 

@@ -6,7 +6,7 @@ import pytest
 from django.db import transaction
 
 from admincenter import services
-from admincenter.errors import Forbidden, InvalidValue, NotFound
+from admincenter.errors import Conflict, Forbidden, InvalidValue, NotFound
 from admincenter.models import (
     ActorType,
     AuditEvent,
@@ -415,3 +415,27 @@ def test_the_last_break_glass_administrator_keeps_it_while_sso_is_required(ready
 def test_break_glass_is_only_for_the_organizations_own_users(organization, hank):
     with pytest.raises(NotFound):
         signin.user_local_login_set(organization=organization, user=hank, allowed=True, actor=OPERATOR)
+
+
+def test_the_last_break_glass_administrator_cannot_be_deactivated_or_deleted_while_sso_is_required(
+    ready_to_require, admin_user, admins_group, manual_user, admin
+):
+    # A second administrator without a password path: the last-administrator rule alone allows this.
+    services.group_members_add(
+        organization=ready_to_require, group=admins_group, user_ids=[manual_user.pk], actor=admin
+    )
+    signin.organization_require_sso_set(organization=ready_to_require, require=True, actor=OPERATOR)
+    ready_to_require.refresh_from_db()
+    for attempt in (
+        lambda: services.user_set_active(organization=ready_to_require, user=admin_user, active=False, actor=OPERATOR),
+        lambda: services.user_delete(organization=ready_to_require, user=admin_user, actor=OPERATOR),
+    ):
+        with pytest.raises(Conflict, match="last administrator who may sign in with a password"):
+            attempt()
+    admin_user.refresh_from_db()
+    assert admin_user.is_active
+    # Once SSO is no longer required, the same deactivation goes through.
+    signin.organization_require_sso_set(organization=ready_to_require, require=False, actor=OPERATOR)
+    ready_to_require.refresh_from_db()
+    services.user_set_active(organization=ready_to_require, user=admin_user, active=False, actor=OPERATOR)
+    assert not User.objects.get(pk=admin_user.pk).is_active

@@ -6,6 +6,7 @@ explicit variables (see README, "Configuration"). Bad values stop start-up with 
 message that names the variable.
 """
 
+import ipaddress
 import os
 import warnings
 from pathlib import Path
@@ -14,6 +15,7 @@ from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 
 from optiid.env import check_redis_url, env_bool, env_int, env_list, parse_database_url
+from optiid.logging import LOG_FORMATS, logging_config
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 ENV = os.environ
@@ -30,6 +32,8 @@ _SECURE = env_bool(ENV, "DJANGO_SECURE", False)
 SESSION_COOKIE_SECURE = _SECURE
 CSRF_COOKIE_SECURE = _SECURE
 SECURE_SSL_REDIRECT = _SECURE and env_bool(ENV, "DJANGO_SSL_REDIRECT", True)
+# Load balancers probe over plain HTTP inside the network; a redirect would read as "down".
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
 SECURE_HSTS_SECONDS = env_int(ENV, "DJANGO_HSTS_SECONDS", 31536000 if _SECURE else 0)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = _SECURE
 SECURE_HSTS_PRELOAD = _SECURE
@@ -53,6 +57,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First, so every answer (SCIM, redirects, errors) carries the request id and gets its access-log line.
+    "optiid.middleware.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
     # SCIM requests go to their view from here: the middleware below serve the Admin Center.
     "scim.middleware.ScimShortcutMiddleware",
@@ -230,20 +236,35 @@ SSO_CLOCK_SKEW_SECONDS = env_int(ENV, "SSO_CLOCK_SKEW_SECONDS", 120)
 SSO_DNS_NAMESERVERS = env_list(ENV, "SSO_DNS_NAMESERVERS", [])
 SSO_DNS_TIMEOUT_SECONDS = env_int(ENV, "SSO_DNS_TIMEOUT_SECONDS", 3, minimum=1)
 
+# --- Metrics (optiid/metrics.py, admincenter/metrics.py) -------------------------
+# /metrics answers a scrape carrying this bearer token, or coming from one of these networks
+# (CIDRs, checked against REMOTE_ADDR); with neither set it is off (404).
+METRICS_TOKEN = ENV.get("METRICS_TOKEN", "").strip()
+
+
+def _networks(name: str) -> list:
+    networks = []
+    for item in env_list(ENV, name, []):
+        try:
+            networks.append(ipaddress.ip_network(item))
+        except ValueError:
+            raise ImproperlyConfigured(f"{name}: {item!r} is not a network (CIDR such as 10.0.0.0/8).") from None
+    return networks
+
+
+METRICS_ALLOWED_NETWORKS = _networks("METRICS_ALLOWED_NETWORKS")
+# Adds an organization label to SCIM and sign-in counters (README "Metrics" says when that is worth it).
+METRICS_PER_ORGANIZATION = env_bool(ENV, "METRICS_PER_ORGANIZATION", False)
+
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [],
     "DEFAULT_PERMISSION_CLASSES": [],
     "UNAUTHENTICATED_USER": None,
 }
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {
-        "handlers": ["console"],
-        "level": ENV.get("DJANGO_LOG_LEVEL", "INFO").upper(),
-    },
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
-}
+# text (the default, for make run) or json: one JSON object per line with the request id,
+# organization, method, path template, status and duration (optiid/logging.py).
+LOG_FORMAT = ENV.get("LOG_FORMAT", "").strip().lower() or "text"
+if LOG_FORMAT not in LOG_FORMATS:
+    raise ImproperlyConfigured(f"LOG_FORMAT={ENV['LOG_FORMAT']!r} must be text or json.")
+LOGGING = logging_config(LOG_FORMAT, ENV.get("DJANGO_LOG_LEVEL", "INFO").upper())

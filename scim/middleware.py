@@ -23,8 +23,24 @@ it, which costs more than these lines.
 
 from __future__ import annotations
 
+import time
+
 from django.conf import settings
 from django.urls import resolve
+
+from admincenter import metrics
+from scim import views
+
+# The resource type label of each view (admincenter/metrics.py): a fixed set, whatever the path.
+_RESOURCES = {
+    views.UsersView: "Users",
+    views.UserView: "Users",
+    views.GroupsView: "Groups",
+    views.GroupView: "Groups",
+    views.ServiceProviderConfigView: "ServiceProviderConfig",
+    views.SchemasView: "Schemas",
+    views.ResourceTypesView: "ResourceTypes",
+}
 
 
 def is_scim_path(path: str) -> bool:
@@ -41,7 +57,16 @@ class ScimShortcutMiddleware:
         # scim/urls.py ends in a catch-all, so every path under the base resolves.
         match = resolve(request.path_info)
         request.resolver_match = match
+        started = time.perf_counter()
         response = match.func(request, *match.args, **match.kwargs)
+        token = getattr(request, "scim_token", None)  # loaded with its organization: no query here
+        metrics.scim_request_observe(
+            method=request.method,
+            resource=_RESOURCES.get(getattr(match.func, "view_class", None), "other"),
+            status=response.status_code,
+            seconds=time.perf_counter() - started,
+            organization=token.organization if token is not None else None,
+        )
         if callable(getattr(response, "render", None)):
             response = response.render()  # as django.core.handlers.base renders a deferred response
         if not response.streaming and not response.has_header("Content-Length"):

@@ -11,11 +11,10 @@ from __future__ import annotations
 import json
 import logging
 import time
-import uuid
 from contextlib import nullcontext
 
 from django.conf import settings
-from django.db import DatabaseError
+from django.db import DatabaseError, InterfaceError, OperationalError
 from django.http import HttpResponse
 from django_scim.exceptions import SCIMException
 from rest_framework import exceptions as drf_exceptions
@@ -24,10 +23,12 @@ from rest_framework.renderers import BaseRenderer
 from rest_framework.views import APIView
 
 from admincenter import errors as domain
+from admincenter import metrics
 from admincenter.audit import actions
 from admincenter.audit.record import Actor, audit_record
 from admincenter.idp import idp_from_user_agent
 from admincenter.models import Outcome
+from admincenter.permissions import request_id_for
 from admincenter.selectors import scim as scim_selectors
 from admincenter.services import scim as scim_services
 from admincenter.transactions import all_or_nothing
@@ -76,7 +77,7 @@ class ScimView(APIView):
     # --- request lifecycle -------------------------------------------------
     def dispatch(self, request, *args, **kwargs):
         started = time.monotonic()
-        self.request_id = (request.headers.get(settings.REQUEST_ID_HEADER) or uuid.uuid4().hex)[:64]
+        self.request_id = request_id_for(request)  # the one optiid/middleware.py set
         # Reads change nothing, so they skip the transaction (two round trips); their only
         # write, the request-log row, commits on its own. A write commits or rolls back
         # whole, so the services' nested blocks inside it need no savepoints.
@@ -99,6 +100,8 @@ class ScimView(APIView):
         return response
 
     def handle_exception(self, exc):
+        if isinstance(exc, OperationalError | InterfaceError):  # the database is down or dropped the connection
+            metrics.database_error_count()
         if isinstance(exc, ScimError):
             error = exc
         elif isinstance(exc, domain.DomainError):

@@ -17,6 +17,7 @@ from django.db.models import Q
 from django.db.models.functions import Lower
 from django.utils import timezone
 
+from admincenter import metrics
 from admincenter.audit import actions
 from admincenter.audit.record import Actor, audit_record, changed_fields
 from admincenter.errors import Conflict, DomainError, Forbidden, InvalidValue
@@ -127,10 +128,14 @@ def sso_sign_in(*, connection: SsoConnection, identity, context: SignInContext) 
     email = (identity.email or "").strip().lower()
     actor = _sign_in_actor(email, context)
     try:
-        return _sso_sign_in(connection, identity, email, actor)
+        user = _sso_sign_in(connection, identity, email, actor)
     except SignInRefused as refusal:
         _record_refusal(connection.organization, email, refusal, actor, protocol=connection.protocol)
+        outcome = "jit_refused" if refusal.action == actions.LOGIN_JIT_REFUSED.name else "refused"
+        metrics.sign_in_count(method="sso", outcome=outcome, organization=connection.organization)
         raise
+    metrics.sign_in_count(method="sso", outcome="success", organization=connection.organization)
+    return user
 
 
 @atomic
@@ -290,6 +295,7 @@ def sso_validation_failed(*, connection: SsoConnection, error, context: SignInCo
     """Audit a response that failed a protocol check (``SsoValidationError``): its reason
     code only, never the assertion, the token or the error's detail."""
     _record_failure(connection, error.reason, _sign_in_actor("unidentified person", context))
+    metrics.sign_in_count(method="sso", outcome="failure", organization=connection.organization)
 
 
 @atomic
@@ -329,8 +335,10 @@ def password_sign_in(*, user: User, context: SignInContext) -> None:
     if organization is not None and organization.require_sso and not user.local_login_allowed:
         refusal = SignInRefused("require_sso")
         _record_refusal(organization, user.email, refusal, actor, method=PASSWORD_METHOD)
+        metrics.sign_in_count(method="password", outcome="refused", organization=organization)
         raise refusal
     _record_password_success(user, actor)
+    metrics.sign_in_count(method="password", outcome="success", organization=organization)
 
 
 @atomic

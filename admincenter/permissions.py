@@ -16,8 +16,6 @@ organization's id is a 404), see ``admincenter.views``.
 
 from __future__ import annotations
 
-import re
-import uuid
 from functools import wraps
 
 from django.conf import settings
@@ -26,17 +24,14 @@ from django.shortcuts import render
 
 from admincenter.selectors import effective_access, is_admin_center_admin
 from admincenter.services import Actor
-
-_REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
+from optiid.middleware import request_id_from
 
 
 def request_id_for(request) -> str:
-    """Reuse a sane ``X-Request-ID`` from a proxy, otherwise make one; kept on the request."""
-    existing = getattr(request, "request_id", None)
-    if existing:
-        return existing
-    header = request.headers.get(settings.REQUEST_ID_HEADER, "")
-    request.request_id = header if _REQUEST_ID_RE.match(header) else uuid.uuid4().hex
+    """The request's one id, set by optiid/middleware.py (validated ``X-Request-ID`` or a new
+    one); a request built without the middleware (RequestFactory) gets one the same way."""
+    if not getattr(request, "request_id", None):
+        request.request_id = request_id_from(request)
     return request.request_id
 
 

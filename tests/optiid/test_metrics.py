@@ -266,3 +266,56 @@ def test_in_multiprocess_mode_the_workers_counts_add_up_and_the_scrape_time_figu
     assert scim_requests(found, "GET", "Users", "2xx") == 2
     assert value(found, "optiid_scim_request_duration_seconds_count", resource="Users") == 2
     assert ("optiid_audit_backlog_rows", (("table", "audit_event"),)) in found
+
+
+# --- settings, in fresh interpreters (settings and label sets are read once per process) ----------
+
+
+def _run(code: str, **env) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-c", code],
+        env={"PATH": "/usr/bin:/bin", "PYTHONDONTWRITEBYTECODE": "1", **env},
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+_SETUP = "import django, os; os.environ.setdefault('DJANGO_SETTINGS_MODULE','optiid.settings'); django.setup()\n"
+
+
+@pytest.mark.parametrize("raw", ["10.0.0.0/33", "not-a-network", "10.0.0.1/8"])
+def test_a_malformed_allowed_network_stops_start_up_naming_the_variable(raw):
+    result = _run(_SETUP, METRICS_ALLOWED_NETWORKS=f"192.168.0.0/16,{raw}")
+    assert result.returncode != 0
+    assert f"METRICS_ALLOWED_NETWORKS: {raw!r} is not a network" in result.stderr
+
+
+def test_per_organization_labels_only_when_the_operator_opts_in():
+    code = _SETUP + (
+        "from types import SimpleNamespace\n"
+        "from prometheus_client import generate_latest\n"
+        "from admincenter import metrics\n"
+        "org = SimpleNamespace(slug='acme')\n"
+        "metrics.scim_request_observe(method='GET', resource='Users', status=401, seconds=0.01, organization=org)\n"
+        "metrics.sign_in_count(method='sso', outcome='success', organization=org)\n"
+        "print(generate_latest().decode())\n"
+    )
+    opted_in = samples(_run(code, METRICS_PER_ORGANIZATION="true").stdout)
+    assert (
+        value(
+            opted_in,
+            "optiid_scim_requests_total",
+            method="GET",
+            resource="Users",
+            status_class="4xx",
+            organization="acme",
+        )
+        == 1
+    )
+    assert value(opted_in, "optiid_scim_auth_failures_total", organization="acme") == 1
+    assert value(opted_in, "optiid_sign_ins_total", method="sso", outcome="success", organization="acme") == 1
+    default = samples(_run(code).stdout)
+    assert value(default, "optiid_scim_requests_total", method="GET", resource="Users", status_class="4xx") == 1
+    assert not any("organization" in dict(labels) for _, labels in default)

@@ -12,7 +12,9 @@ from scim.middleware import ScimShortcutMiddleware, is_scim_path
 
 
 def test_it_sits_right_after_the_security_middleware():
-    assert settings.MIDDLEWARE[:2] == [
+    # The request id comes first, so SCIM answers carry it too (optiid/middleware.py).
+    assert settings.MIDDLEWARE[:3] == [
+        "optiid.middleware.RequestIdMiddleware",
         "django.middleware.security.SecurityMiddleware",
         "scim.middleware.ScimShortcutMiddleware",
     ]

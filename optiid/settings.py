@@ -268,3 +268,6 @@ LOG_FORMAT = ENV.get("LOG_FORMAT", "").strip().lower() or "text"
 if LOG_FORMAT not in LOG_FORMATS:
     raise ImproperlyConfigured(f"LOG_FORMAT={ENV['LOG_FORMAT']!r} must be text or json.")
 LOGGING = logging_config(LOG_FORMAT, ENV.get("DJANGO_LOG_LEVEL", "INFO").upper())
+# A Celery worker replaces the root logger's handlers with its own text format unless told not to;
+# with JSON logs it keeps this configuration, so worker lines are JSON too.
+CELERY_WORKER_HIJACK_ROOT_LOGGER = LOG_FORMAT == "text"

@@ -179,6 +179,21 @@ def test_log_format_json_writes_one_json_object_per_line():
     assert {"time", "request_id", "organization", "method", "path", "status", "duration_ms"} <= set(line)
 
 
+def test_celery_workers_keep_the_json_configuration():
+    code = (
+        "import os; os.environ.setdefault('DJANGO_SETTINGS_MODULE','optiid.settings')\n"
+        "from optiid.celery import app; print(app.conf.worker_hijack_root_logger)"
+    )
+    outputs = []
+    for env in ({"LOG_FORMAT": "json"}, {}):
+        result = subprocess.run(
+            [sys.executable, "-c", code], env=env, cwd=ROOT, capture_output=True, text=True, timeout=120
+        )
+        assert result.returncode == 0, result.stderr
+        outputs.append(result.stdout.strip())
+    assert outputs == ["False", "True"]
+
+
 def test_the_text_format_stays_the_default():
     result = _run()
     assert result.returncode == 0, result.stderr

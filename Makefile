@@ -41,6 +41,8 @@ test: install
 ## Production-style serving: gunicorn on PostgreSQL + Redis (set DATABASE_URL, REDIS_URL, DJANGO_SECRET_KEY).
 serve: migrate
 	$(PY) manage.py collectstatic --noinput -v0
+	@# prometheus-client's multiprocess mode needs an empty directory at each start (README, Metrics).
+	@if [ -n "$$PROMETHEUS_MULTIPROC_DIR" ]; then rm -rf "$$PROMETHEUS_MULTIPROC_DIR" && mkdir -p "$$PROMETHEUS_MULTIPROC_DIR"; fi
 	$(VENV)/bin/gunicorn optiid.wsgi --bind $(HOST):$(PORT) --workers $(WORKERS) --access-logfile -
 
 # Audit processing is background work: on a shared host it runs at a lower priority so the

@@ -17,6 +17,7 @@ import logging
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import lru_cache
 from typing import Any
 
 from pythonjsonlogger.core import RESERVED_ATTRS
@@ -51,13 +52,19 @@ def request_context(request) -> Iterator[None]:
 def path_template(request) -> str | None:
     """The URL pattern that matched, e.g. ``api/scim/v2/Users/<pk>`` or ``groups/<uuid:group_id>/``;
     None before resolution or when nothing matched (a 404 logs no path rather than the raw one)."""
-    # Imported here: settings.py imports this module before Django's apps are loaded.
-    from django.contrib.admindocs.views import simplify_regex
-
     match = getattr(request, "resolver_match", None)
     if match is None:
         return None
-    route = match.route
+    return _template_of(match.route)
+
+
+@lru_cache(maxsize=512)
+def _template_of(route: str) -> str:
+    """A route's printable template. Routes are the URLconf's own strings, a bounded set, so
+    each is simplified once per process rather than on every request and every log record."""
+    # Imported here: settings.py imports this module before Django's apps are loaded.
+    from django.contrib.admindocs.views import simplify_regex
+
     for pattern, replacement in _SLASH_RUNS:
         route = pattern.sub(replacement, route)
     return simplify_regex(route).lstrip("/")

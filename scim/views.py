@@ -96,8 +96,7 @@ class ScimView(APIView):
             # written at commit), after the view answered: everything rolled back.
             response = self.handle_exception(exc)
             self._log_rejection(request, response, started)
-        response[settings.REQUEST_ID_HEADER] = self.request_id
-        return response
+        return response  # optiid/middleware.py echoes the request id on every response
 
     def handle_exception(self, exc):
         if isinstance(exc, OperationalError | InterfaceError):  # the database is down or dropped the connection

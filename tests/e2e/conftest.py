@@ -12,7 +12,6 @@ against real identity providers this project did not write (``tests/e2e/idp.py``
 
 from __future__ import annotations
 
-import os
 import threading
 import uuid
 from pathlib import Path
@@ -45,22 +44,12 @@ from tests.e2e.idp import (
     SimpleSamlIdp,
     missing_oidc_provider,
     missing_simplesamlphp,
+    skip_or_fail,
 )
 from tests.factories import globex_create
 
 ADMIN_PASSWORD = "Correct-Horse-42"
 OIDC_SCOPES = "openid email profile groups"
-
-
-def running_in_ci() -> bool:
-    return os.environ.get("CI", "").strip().lower() in {"1", "true", "yes"}
-
-
-def skip_or_fail(reason: str) -> None:
-    """Skip on a laptop without the tools; fail in CI, where they must be installed."""
-    if running_in_ci():
-        pytest.fail(f"CI=true but the end-to-end sign-in tests cannot run: {reason}", pytrace=False)
-    pytest.skip(reason)
 
 
 def pytest_collection_modifyitems(config, items):

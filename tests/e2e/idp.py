@@ -22,6 +22,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import pytest
 import requests
 from cryptography.hazmat.primitives import serialization
 
@@ -39,6 +40,14 @@ def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+def skip_or_fail(reason: str) -> None:
+    """Skip on a laptop without the tools; fail in CI (CI=true, set by .ci/run, which installs
+    them), so a broken install cannot pass as a skip."""
+    if os.environ.get("CI", "").strip().lower() in {"1", "true", "yes"}:
+        pytest.fail(f"CI=true but the tests that need a real IdP cannot run: {reason}", pytrace=False)
+    pytest.skip(reason)
 
 
 def missing_simplesamlphp() -> str:

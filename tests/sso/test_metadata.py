@@ -11,7 +11,7 @@ import pytest
 
 from admincenter.errors import InvalidValue
 from sso.metadata import IdpMetadata, fetch_idp_metadata, parse_idp_metadata
-from tests.e2e.idp import SimpleSamlIdp, missing_simplesamlphp
+from tests.e2e.idp import SimpleSamlIdp, missing_simplesamlphp, skip_or_fail
 from tests.sso.metadata_support import (
     IDP_ENTITY_ID,
     IDP_SSO_URL,
@@ -176,7 +176,7 @@ def test_fetch_accepts_http_and_https_urls_only(url):
 def simplesamlphp(tmp_path):
     reason = missing_simplesamlphp()
     if reason:
-        pytest.skip(reason)
+        skip_or_fail(reason)
     idp = SimpleSamlIdp(tmp_path / "simplesamlphp")
     idp.start(users=[], service_providers=[])
     yield idp
